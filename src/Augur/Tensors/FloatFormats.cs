@@ -1,0 +1,134 @@
+using System.Numerics.Tensors;
+using System.Runtime.Intrinsics;
+using Augur.Gguf;
+
+namespace Augur.Tensors;
+
+/// <summary>32-bit float weights: activations stay F32 and the dot product is a plain SIMD dot.</summary>
+public sealed unsafe class F32Format : WeightFormat
+{
+    public static readonly F32Format Instance = new();
+    public override GgmlType Type => GgmlType.F32;
+    public override int BlockSize => 1;
+    public override int BlockBytes => 4;
+    public override WeightFormat ActivationFormat => this;
+
+    public override void DequantizeRow(byte* src, float* dst, int n) =>
+        new ReadOnlySpan<float>(src, n).CopyTo(new Span<float>(dst, n));
+
+    public override void QuantizeRow(float* src, byte* dst, int n) =>
+        new ReadOnlySpan<float>(src, n).CopyTo(new Span<float>(dst, n));
+
+    public override float Dot(byte* row, byte* activations, int n) => Simd.Dot((float*)row, (float*)activations, n);
+
+    public override void MultiplyRows(byte* weights, long rowBytes, byte* activations, long activationBytes,
+        int tokens, float* y, int yStride, int r0, int r1, int n)
+    {
+        int t = 0;
+        // Four tokens at a time: each weight vector loaded once feeds four FMAs (prefill becomes compute-bound).
+        for (; t + 4 <= tokens; t += 4)
+        {
+            float* x0 = (float*)(activations + t * activationBytes);
+            for (int r = r0; r < r1; r++)
+            {
+                Simd.Dot4((float*)(weights + r * rowBytes), x0, (int)(activationBytes / 4), n, out float d0, out float d1, out float d2, out float d3);
+                y[(long)t * yStride + r] = d0;
+                y[(long)(t + 1) * yStride + r] = d1;
+                y[(long)(t + 2) * yStride + r] = d2;
+                y[(long)(t + 3) * yStride + r] = d3;
+            }
+        }
+        for (; t < tokens; t++)
+        {
+            float* x = (float*)(activations + t * activationBytes);
+            for (int r = r0; r < r1; r++)
+                y[(long)t * yStride + r] = Simd.Dot((float*)(weights + r * rowBytes), x, n);
+        }
+    }
+}
+
+/// <summary>IEEE half weights, widened to F32 in small chunks inside the dot product.</summary>
+public sealed unsafe class F16Format : WeightFormat
+{
+    public static readonly F16Format Instance = new();
+    public override GgmlType Type => GgmlType.F16;
+    public override int BlockSize => 1;
+    public override int BlockBytes => 2;
+    public override WeightFormat ActivationFormat => F32Format.Instance;
+
+    public override void DequantizeRow(byte* src, float* dst, int n) =>
+        TensorPrimitives.ConvertToSingle(new ReadOnlySpan<Half>(src, n), new Span<float>(dst, n));
+
+    public override void QuantizeRow(float* src, byte* dst, int n) =>
+        TensorPrimitives.ConvertToHalf(new ReadOnlySpan<float>(src, n), new Span<Half>(dst, n));
+
+    public override float Dot(byte* row, byte* activations, int n)
+    {
+        const int Chunk = 256;
+        float* buf = stackalloc float[Chunk];
+        float* x = (float*)activations;
+        Half* w = (Half*)row;
+        float sum = 0;
+        for (int i = 0; i < n; i += Chunk)
+        {
+            int len = Math.Min(Chunk, n - i);
+            TensorPrimitives.ConvertToSingle(new ReadOnlySpan<Half>(w + i, len), new Span<float>(buf, len));
+            sum += Simd.Dot(buf, x + i, len);
+        }
+        return sum;
+    }
+}
+
+/// <summary>bfloat16 weights: the upper half of an F32, so widening is a 16-bit shift.</summary>
+public sealed unsafe class BF16Format : WeightFormat
+{
+    public static readonly BF16Format Instance = new();
+    public override GgmlType Type => GgmlType.BF16;
+    public override int BlockSize => 1;
+    public override int BlockBytes => 2;
+    public override WeightFormat ActivationFormat => F32Format.Instance;
+
+    public override void DequantizeRow(byte* src, float* dst, int n)
+    {
+        ushort* s = (ushort*)src;
+        int i = 0;
+        if (Vector256.IsHardwareAccelerated)
+        {
+            for (; i + 8 <= n; i += 8)
+            {
+                Vector256<uint> wide = Vector256.WidenLower(Vector128.Load(s + i).ToVector256Unsafe()) ;
+                (wide << 16).AsSingle().Store(dst + i);
+            }
+        }
+        for (; i < n; i++) dst[i] = BitConverter.Int32BitsToSingle(s[i] << 16);
+    }
+
+    public override void QuantizeRow(float* src, byte* dst, int n)
+    {
+        ushort* d = (ushort*)dst;
+        for (int i = 0; i < n; i++) d[i] = FloatToBF16(src[i]);
+    }
+
+    /// <summary>Round to nearest even, NaN kept quiet: ggml's ggml_compute_fp32_to_bf16.</summary>
+    public static ushort FloatToBF16(float f)
+    {
+        uint u = BitConverter.SingleToUInt32Bits(f);
+        if ((u & 0x7fffffff) > 0x7f800000) return (ushort)((u >> 16) | 64);
+        return (ushort)((u + (0x7fff + ((u >> 16) & 1))) >> 16);
+    }
+
+    public override float Dot(byte* row, byte* activations, int n)
+    {
+        const int Chunk = 256;
+        float* buf = stackalloc float[Chunk];
+        float* x = (float*)activations;
+        float sum = 0;
+        for (int i = 0; i < n; i += Chunk)
+        {
+            int len = Math.Min(Chunk, n - i);
+            DequantizeRow(row + 2 * i, buf, len);
+            sum += Simd.Dot(buf, x + i, len);
+        }
+        return sum;
+    }
+}
