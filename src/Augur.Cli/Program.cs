@@ -1,1 +1,19 @@
-System.Console.WriteLine("x");
+using System.CommandLine;
+using Augur;
+using Augur.Cli.Commands;
+
+var root = new RootCommand("augur: run large language models in pure .NET")
+{
+    GenerateCommand.Create(),
+    InspectCommand.Create(),
+    ConvertCommand.Create(),
+};
+try
+{
+    return root.Parse(args).Invoke();
+}
+catch (AugurException e)
+{
+    Console.Error.WriteLine($"error: {e.Message}");
+    return 1;
+}

@@ -1,0 +1,38 @@
+using Augur.Sampling;
+
+namespace Augur.Generation;
+
+/// <summary>What to generate: a prompt (text or ids), how many tokens at most, how to sample, where to stop.</summary>
+public sealed record GenerationRequest
+{
+    public string Prompt { get; init; } = "";
+    /// <summary>Token ids to use instead of tokenizing <see cref="Prompt"/> (BOS included if wanted).</summary>
+    public int[]? PromptIds { get; init; }
+    public int MaxTokens { get; init; } = 256;
+    public SamplingOptions Sampling { get; init; } = new();
+    /// <summary>Generation ends when the text contains one of these; the stop string is not returned.</summary>
+    public IReadOnlyList<string> Stop { get; init; } = [];
+    /// <summary>Stop at the end-of-sequence token (the token itself is not returned).</summary>
+    public bool StopAtEos { get; init; } = true;
+
+    public void Validate()
+    {
+        if (MaxTokens < 0) throw new InvalidRequestException($"max tokens must be ≥ 0 (got {MaxTokens})");
+        if (Stop.Any(string.IsNullOrEmpty)) throw new InvalidRequestException("stop strings must not be empty");
+        Sampling.Validate();
+    }
+}
+
+/// <summary>One generated token and the text it completes (empty while a UTF-8 character or a possible stop string is pending).</summary>
+public readonly record struct TokenEvent(int Token, string Text, float Logprob);
+
+public enum FinishReason { Length, Stop, EndOfSequence, ContextFull, Cancelled }
+
+/// <summary>The outcome of a request, with the timings llama.cpp reports.</summary>
+public sealed record GenerationResult(
+    int[] PromptIds, int[] Ids, string Text, FinishReason FinishReason, int Seed,
+    TimeSpan PromptTime, TimeSpan GenerationTime)
+{
+    public double PromptTokensPerSecond => PromptIds.Length / Math.Max(PromptTime.TotalSeconds, 1e-9);
+    public double GeneratedTokensPerSecond => Ids.Length / Math.Max(GenerationTime.TotalSeconds, 1e-9);
+}

@@ -1,0 +1,44 @@
+namespace Augur.Model;
+
+/// <summary>Activation buffers for a batch of up to <see cref="MaxBatch"/> tokens, allocated once and pinned.</summary>
+sealed class RunState
+{
+    public readonly int MaxBatch;
+    public readonly float[] X;       // (batch, dim)     residual stream
+    public readonly float[] Xb;      // (batch, dim)     normed input / attention output
+    public readonly float[] Xb2;     // (batch, dim)     projection output
+    public readonly float[] Q;       // (batch, dim)
+    public readonly float[] K;       // (batch, kv_dim)
+    public readonly float[] V;       // (batch, kv_dim)
+    public readonly float[] Hb;      // (batch, hidden)  gate
+    public readonly float[] Hb2;     // (batch, hidden)  up
+    public readonly float[] Logits;  // (batch, vocab)   rows for the tokens that want logits
+    public readonly float[] RopeCos; // (batch, rope_dim/2)
+    public readonly float[] RopeSin; // (batch, rope_dim/2)
+    public readonly int[] Cell;      // (batch) cache cell each token is written to
+    public readonly int[] VisibleEnd;// (batch) the token sees cells [0, VisibleEnd) ...
+    public readonly int[] ExtraStart;// (batch + 1) ... plus Extra[ExtraStart[t] .. ExtraStart[t+1])
+    public int[] Extra;              // cells of non-contiguous ancestors (tree attention)
+
+    static float[] Pinned(long n) => GC.AllocateArray<float>(checked((int)n), pinned: true);
+
+    public RunState(ModelConfig c, int maxBatch)
+    {
+        MaxBatch = maxBatch;
+        X = Pinned((long)maxBatch * c.Dim);
+        Xb = Pinned((long)maxBatch * c.Dim);
+        Xb2 = Pinned((long)maxBatch * c.Dim);
+        Q = Pinned((long)maxBatch * c.Dim);
+        K = Pinned((long)maxBatch * c.KvDim);
+        V = Pinned((long)maxBatch * c.KvDim);
+        Hb = Pinned((long)maxBatch * c.HiddenDim);
+        Hb2 = Pinned((long)maxBatch * c.HiddenDim);
+        Logits = Pinned((long)maxBatch * c.VocabSize);
+        RopeCos = Pinned((long)maxBatch * c.RopeDim / 2);
+        RopeSin = Pinned((long)maxBatch * c.RopeDim / 2);
+        Cell = new int[maxBatch];
+        VisibleEnd = new int[maxBatch];
+        ExtraStart = new int[maxBatch + 1];
+        Extra = new int[maxBatch];
+    }
+}

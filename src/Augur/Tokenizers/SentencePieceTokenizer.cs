@@ -1,0 +1,138 @@
+using System.Text;
+
+namespace Augur.Tokenizers;
+
+/// <summary>
+/// SentencePiece-style BPE as llama.cpp and llama2.c run it: the text (a space put in front, spaces
+/// written as U+2581) is split into characters; the adjacent pair whose concatenation is a piece with
+/// the highest score is merged (leftmost on ties) until none merges; a symbol that is not a piece falls
+/// back to its UTF-8 bytes as <c>&lt;0xNN&gt;</c> tokens. No other normalisation: runs of spaces are kept.
+/// </summary>
+public sealed class SentencePieceTokenizer : ITokenizer
+{
+    const char SpaceMarker = '\u2581';
+    readonly Dictionary<string, int> _ids;
+    readonly Dictionary<string, int>.AlternateLookup<ReadOnlySpan<char>> _lookup;
+    readonly int[] _byteTokens = new int[256];
+    readonly byte[][] _pieceBytes;
+
+    public Vocabulary Vocabulary { get; }
+    public int BosId => Vocabulary.BosId;
+    public int EosId => Vocabulary.EosId;
+
+    public SentencePieceTokenizer(Vocabulary vocabulary)
+    {
+        Vocabulary = vocabulary;
+        _ids = new Dictionary<string, int>(vocabulary.Count, StringComparer.Ordinal);
+        for (int i = 0; i < vocabulary.Count; i++) _ids.TryAdd(vocabulary.Tokens[i], i);
+        _lookup = _ids.GetAlternateLookup<ReadOnlySpan<char>>();
+        for (int b = 0; b < 256; b++)
+            _byteTokens[b] = _ids.TryGetValue($"<0x{b:X2}>", out int id) ? id : vocabulary.UnknownId;
+        _pieceBytes = new byte[vocabulary.Count][];
+        for (int i = 0; i < vocabulary.Count; i++) _pieceBytes[i] = RenderPiece(i);
+    }
+
+    byte[] RenderPiece(int id)
+    {
+        string piece = Vocabulary.Tokens[id];
+        return Vocabulary.Types[id] switch
+        {
+            TokenType.Control or TokenType.Unused => [],
+            TokenType.Byte when piece.Length == 6 => [Convert.ToByte(piece.Substring(3, 2), 16)],
+            _ => Encoding.UTF8.GetBytes(piece.Replace(SpaceMarker, ' ')),
+        };
+    }
+
+    public ReadOnlySpan<byte> PieceBytes(int token, int previous)
+    {
+        if ((uint)token >= (uint)_pieceBytes.Length) return [];
+        var bytes = _pieceBytes[token];
+        return previous == BosId && bytes.Length > 0 && bytes[0] == (byte)' ' ? bytes.AsSpan(1) : bytes;
+    }
+
+    public string Decode(ReadOnlySpan<int> tokens, int previous = -1)
+    {
+        var bytes = new List<byte>();
+        foreach (int t in tokens)
+        {
+            foreach (byte b in PieceBytes(t, previous)) bytes.Add(b);
+            previous = t;
+        }
+        return Encoding.UTF8.GetString(bytes.ToArray());
+    }
+
+    public int[] Encode(string text, bool addBos = true)
+    {
+        var output = new List<int>(text.Length / 2 + 2);
+        if (addBos && Vocabulary.AddBos) output.Add(BosId);
+        if (text.Length > 0)
+        {
+            string escaped = ((Vocabulary.AddSpacePrefix ? " " : "") + text).Replace(' ', SpaceMarker);
+            Tokenize(escaped, output);
+        }
+        if (Vocabulary.AddEos) output.Add(EosId);
+        return output.ToArray();
+    }
+
+    struct Symbol
+    {
+        public int Start, Length, Prev, Next;
+    }
+
+    readonly record struct Bigram(int Left, int Right, float Score, int Length);
+
+    /// <summary>Orders the merge queue: highest score first, then leftmost.</summary>
+    sealed class BigramOrder : IComparer<Bigram>
+    {
+        public static readonly BigramOrder Instance = new();
+        public int Compare(Bigram a, Bigram b) => a.Score != b.Score ? b.Score.CompareTo(a.Score) : a.Left.CompareTo(b.Left);
+    }
+
+    void Tokenize(string text, List<int> output)
+    {
+        var symbols = new List<Symbol>(text.Length);
+        for (int i = 0; i < text.Length;)
+        {
+            int len = char.IsHighSurrogate(text[i]) && i + 1 < text.Length && char.IsLowSurrogate(text[i + 1]) ? 2 : 1;
+            symbols.Add(new Symbol { Start = i, Length = len, Prev = symbols.Count - 1, Next = i + len < text.Length ? symbols.Count + 1 : -1 });
+            i += len;
+        }
+        var queue = new PriorityQueue<Bigram, Bigram>(BigramOrder.Instance);
+        var syms = System.Runtime.InteropServices.CollectionsMarshal.AsSpan(symbols);
+
+        void TryAdd(Span<Symbol> s, int left, int right)
+        {
+            if (left < 0 || right < 0) return;
+            var piece = text.AsSpan(s[left].Start, s[left].Length + s[right].Length);
+            if (!_lookup.TryGetValue(piece, out int id)) return;
+            var bigram = new Bigram(left, right, Vocabulary.Scores[id], piece.Length);
+            queue.Enqueue(bigram, bigram);
+        }
+
+        for (int i = 1; i < syms.Length; i++) TryAdd(syms, i - 1, i);
+        while (queue.TryDequeue(out var bigram, out _))
+        {
+            ref var left = ref syms[bigram.Left];
+            ref var right = ref syms[bigram.Right];
+            // Stale entry: one side was merged away or grew since this pair was queued.
+            if (left.Length == 0 || right.Length == 0 || left.Length + right.Length != bigram.Length) continue;
+            left.Length += right.Length;
+            right.Length = 0;
+            left.Next = right.Next;
+            if (right.Next >= 0) syms[right.Next].Prev = bigram.Left;
+            TryAdd(syms, left.Prev, bigram.Left);
+            TryAdd(syms, bigram.Left, left.Next);
+        }
+
+        // Only pairs that form a piece are merged, so every merged symbol is a token; a single
+        // character that is not a piece falls back to byte tokens.
+        Span<byte> utf8 = stackalloc byte[4];
+        for (int i = 0; i != -1 && syms.Length > 0; i = syms[i].Next)
+        {
+            var piece = text.AsSpan(syms[i].Start, syms[i].Length);
+            if (_lookup.TryGetValue(piece, out int id)) { output.Add(id); continue; }
+            int n = Encoding.UTF8.GetBytes(piece, utf8);
+            for (int b = 0; b < n; b++) output.Add(_byteTokens[utf8[b]]);
+        }
+    }
+}
