@@ -60,7 +60,7 @@ static class SentencePieceModelFile
                 else r.Skip(wire);
             }
         }
-        catch (IndexOutOfRangeException) { throw new ModelFormatException($"{path}: truncated or malformed SentencePiece model"); }
+        catch (IndexOutOfRangeException e) { throw new ModelFormatException($"{path}: truncated or malformed SentencePiece model", e); }
         if (tokens.Count == 0) throw new ModelFormatException($"{path}: SentencePiece model has no pieces");
         return new Vocabulary([.. tokens], [.. scores], [.. types], bos, eos, unk,
             AddBos: true, AddEos: false, AddSpacePrefix: addDummyPrefix);
@@ -126,7 +126,7 @@ static class SentencePieceModelFile
             {
                 case 0: Varint(); break;
                 case 1: _pos += 8; break;
-                case 2: _pos += Length(); break;
+                case 2: { int len = Length(); _pos += len; break; }
                 case 5: _pos += 4; break;
                 default: throw new IndexOutOfRangeException();
             }
