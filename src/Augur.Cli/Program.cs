@@ -7,6 +7,7 @@ var root = new RootCommand("augur: run large language models in pure .NET")
     GenerateCommand.Create(),
     InspectCommand.Create(),
     ConvertCommand.Create(),
+    SynthCommand.Create(),
 };
 try
 {
