@@ -1,0 +1,123 @@
+using System.Runtime.CompilerServices;
+using Augur.Generation;
+using Augur.Model;
+using Augur.Sampling;
+using Microsoft.Extensions.AI;
+
+namespace Augur.Chat;
+
+/// <summary>
+/// A <see cref="IChatClient"/> over a model in this process. Concurrent calls are batched together by its own
+/// <see cref="BatchScheduler"/>. <see cref="ChatOptions"/> map to <see cref="SamplingOptions"/> (an unset option
+/// keeps Augur's default); Augur-only settings go in <see cref="ChatOptions.AdditionalProperties"/>: <c>min_p</c>.
+/// The client does not own the model.
+/// </summary>
+public sealed class AugurChatClient : IChatClient
+{
+    readonly BatchScheduler _scheduler;
+    readonly ChatPrompt _prompt;
+    readonly ChatClientMetadata _metadata;
+
+    /// <param name="parallel">Calls computed together; more wait in line.</param>
+    /// <param name="contextLength">Tokens per conversation (default: the model's trained context).</param>
+    public AugurChatClient(LoadedModel model, int parallel = 1, int? contextLength = null)
+    {
+        _prompt = ChatPrompt.ForModel(model);
+        _scheduler = new BatchScheduler(model.Model, model.Tokenizer, parallel, contextLength);
+        _metadata = new ChatClientMetadata("augur", defaultModelId: Path.GetFileNameWithoutExtension(model.Path));
+    }
+
+    public async Task<ChatResponse> GetResponseAsync(IEnumerable<ChatMessage> messages, ChatOptions? options = null, CancellationToken cancellationToken = default)
+    {
+        var run = _scheduler.Submit(Request(messages, options), cancel: cancellationToken);
+        var result = await run.Completion.WaitAsync(cancellationToken).ConfigureAwait(false);
+        cancellationToken.ThrowIfCancellationRequested();
+        return new ChatResponse(new ChatMessage(ChatRole.Assistant, result.Text))
+        {
+            ResponseId = NewId(),
+            ModelId = _metadata.DefaultModelId,
+            CreatedAt = DateTimeOffset.UtcNow,
+            FinishReason = FinishReason(result),
+            Usage = Usage(result),
+        };
+    }
+
+    public async IAsyncEnumerable<ChatResponseUpdate> GetStreamingResponseAsync(IEnumerable<ChatMessage> messages, ChatOptions? options = null,
+        [EnumeratorCancellation] CancellationToken cancellationToken = default)
+    {
+        // Cancelled when the caller stops enumerating early, so an abandoned request leaves the batch.
+        using var abandon = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
+        try
+        {
+            var run = _scheduler.Submit(Request(messages, options), cancel: abandon.Token);
+            string id = NewId();
+            var created = DateTimeOffset.UtcNow;
+            ChatResponseUpdate Update() => new() { Role = ChatRole.Assistant, ResponseId = id, MessageId = id, ModelId = _metadata.DefaultModelId, CreatedAt = created };
+            await foreach (var token in run.Tokens.ReadAllAsync(cancellationToken).ConfigureAwait(false))
+            {
+                if (token.Event.Text.Length == 0) continue;
+                var update = Update();
+                update.Contents.Add(new TextContent(token.Event.Text));
+                yield return update;
+            }
+            var result = await run.Completion.ConfigureAwait(false);
+            cancellationToken.ThrowIfCancellationRequested();
+            var last = Update();
+            last.FinishReason = FinishReason(result);
+            last.Contents.Add(new UsageContent(Usage(result)));
+            yield return last;
+        }
+        finally
+        {
+            abandon.Cancel();
+        }
+    }
+
+    GenerationRequest Request(IEnumerable<ChatMessage> messages, ChatOptions? options)
+    {
+        var turns = new List<ChatTurn>();
+        if (!string.IsNullOrEmpty(options?.Instructions)) turns.Add(new ChatTurn("system", options.Instructions));
+        turns.AddRange(messages.Select(m => new ChatTurn(m.Role.Value, m.Text)));
+        var defaults = new SamplingOptions();
+        float? minP = options?.AdditionalProperties?.TryGetValue("min_p", out float p) == true ? p : null;
+        return new GenerationRequest
+        {
+            PromptIds = _prompt.Encode(turns),
+            MaxTokens = options?.MaxOutputTokens ?? _scheduler.ContextLength,
+            Stop = options?.StopSequences?.ToArray() ?? [],
+            Sampling = new SamplingOptions
+            {
+                Temperature = options?.Temperature ?? defaults.Temperature,
+                TopP = options?.TopP ?? defaults.TopP,
+                TopK = options?.TopK ?? defaults.TopK,
+                MinP = minP ?? defaults.MinP,
+                FrequencyPenalty = options?.FrequencyPenalty ?? defaults.FrequencyPenalty,
+                PresencePenalty = options?.PresencePenalty ?? defaults.PresencePenalty,
+                Seed = options?.Seed is long seed ? FoldSeed(seed) : null,
+            },
+        };
+    }
+
+    /// <summary>A 64-bit seed as the 32-bit one the samplers take (unchanged when it fits).</summary>
+    internal static int FoldSeed(long seed) => seed is >= int.MinValue and <= int.MaxValue ? (int)seed : seed.GetHashCode();
+
+    static ChatFinishReason FinishReason(GenerationResult r) =>
+        r.FinishReason is Generation.FinishReason.Length or Generation.FinishReason.ContextFull ? ChatFinishReason.Length : ChatFinishReason.Stop;
+
+    static UsageDetails Usage(GenerationResult r) => new()
+    {
+        InputTokenCount = r.PromptIds.Length,
+        OutputTokenCount = r.Ids.Length,
+        TotalTokenCount = r.PromptIds.Length + r.Ids.Length,
+    };
+
+    static string NewId() => "chatcmpl-" + Guid.NewGuid().ToString("N");
+
+    public object? GetService(Type serviceType, object? serviceKey = null) =>
+        serviceKey is not null ? null
+        : serviceType == typeof(ChatClientMetadata) ? _metadata
+        : serviceType.IsInstanceOfType(this) ? this
+        : null;
+
+    public void Dispose() => _scheduler.Dispose();
+}
