@@ -67,11 +67,28 @@ public sealed class SentencePieceTokenizer : ITokenizer
         if (addBos && Vocabulary.AddBos) output.Add(BosId);
         if (text.Length > 0)
         {
-            string escaped = ((Vocabulary.AddSpacePrefix ? " " : "") + text).Replace(' ', SpaceMarker);
+            string escaped = ((Vocabulary.AddSpacePrefix ? " " : "") + ReplaceLoneSurrogates(text)).Replace(' ', SpaceMarker);
             Tokenize(escaped, output);
         }
         if (Vocabulary.AddEos) output.Add(EosId);
         return output.ToArray();
+    }
+
+    /// <summary>
+    /// A lone surrogate is not text; it is read as U+FFFD, the character its UTF-8 encoding becomes, so the
+    /// replacement character is looked up as a piece like any other (SentencePiece reads malformed UTF-8
+    /// as U+FFFD too, and llama.cpp, given the UTF-8, agrees).
+    /// </summary>
+    static string ReplaceLoneSurrogates(string text)
+    {
+        char[]? chars = null;
+        for (int i = 0; i < text.Length; i++)
+        {
+            if (!char.IsSurrogate(text[i])) continue;
+            if (char.IsHighSurrogate(text[i]) && i + 1 < text.Length && char.IsLowSurrogate(text[i + 1])) { i++; continue; }
+            (chars ??= text.ToCharArray())[i] = '\uFFFD';
+        }
+        return chars is null ? text : new string(chars);
     }
 
     struct Symbol
