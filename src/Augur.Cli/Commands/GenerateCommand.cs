@@ -3,6 +3,7 @@ using System.Text.Json;
 using Augur.Generation;
 using Augur.Model;
 using Augur.Sampling;
+using Augur.Speculative;
 
 namespace Augur.Cli.Commands;
 
@@ -27,11 +28,14 @@ static class GenerateCommand
         var seed = new Option<int?>("--seed", "-s") { Description = "random seed (same seed, same output)" };
         var stop = new Option<string[]>("--stop") { Description = "stop when the text contains this (repeatable)", AllowMultipleArgumentsPerToken = false };
         var ctx = new Option<int?>("--ctx") { Description = "context length (default: the model's)" };
+        var speculative = new Option<string>("--speculative") { Description = "none|lookup|recycling|aded|swift|draft|auto", DefaultValueFactory = _ => "none" };
+        var draftModel = new Option<string?>("--draft-model") { Description = "draft model for --speculative draft (same vocabulary)" };
+        var draftMax = new Option<int>("--draft-max") { Description = "most draft tokens per chain", DefaultValueFactory = _ => 10 };
         var json = new Option<bool>("--json") { Description = "print one JSON object (ids, text, timings) instead of streaming text" };
 
         var cmd = new Command("generate", "generate text from a prompt")
         {
-            model, tokenizer, prompt, maxTokens, temperature, topK, topP, minP, repeat, presence, frequency, seed, stop, ctx, json,
+            model, tokenizer, prompt, maxTokens, temperature, topK, topP, minP, repeat, presence, frequency, seed, stop, ctx, speculative, draftModel, draftMax, json,
         };
         cmd.SetAction(r => CliErrors.Run(() =>
         {
@@ -55,6 +59,9 @@ static class GenerateCommand
             request.Validate();
             using var loaded = LoadedModel.Open(CliErrors.ModelPath(r.GetValue(model)), r.GetValue(tokenizer));
             var generator = new Generator(loaded.Model, loaded.Tokenizer, r.GetValue(ctx));
+            if (r.GetValue(draftMax) < 1) throw new InvalidRequestException($"--draft-max must be ≥ 1 (got {r.GetValue(draftMax)})");
+            using var draft = r.GetValue(draftModel) is { } draftPath ? LoadedModel.Open(draftPath) : null;
+            generator.Drafter = Drafters.Create(r.GetValue(speculative)!, loaded.Model, generator.Cache, draft?.Model, r.GetValue(draftMax));
             bool asJson = r.GetValue(json);
             if (!asJson)
             {
@@ -72,6 +79,15 @@ static class GenerateCommand
                     text = result.Text,
                     finish_reason = result.FinishReason.ToString().ToLowerInvariant(),
                     seed = result.Seed,
+                    speculative = result.Speculation is { } st ? new
+                    {
+                        mode = r.GetValue(speculative),
+                        steps = st.Steps,
+                        drafted = st.Drafted,
+                        accepted = st.Accepted,
+                        mean_accepted = st.MeanAccepted,
+                        accepted_histogram = st.AcceptedHistogram,
+                    } : null,
                     timings = new
                     {
                         prompt_tokens = result.PromptIds.Length,

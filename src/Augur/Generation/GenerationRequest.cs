@@ -23,8 +23,9 @@ public sealed record GenerationRequest
     }
 }
 
-/// <summary>One generated token and the text it completes (empty while a UTF-8 character or a possible stop string is pending).</summary>
-public readonly record struct TokenEvent(int Token, string Text, float Logprob);
+/// <summary>One generated token and the text it completes (empty while a UTF-8 character or a possible stop
+/// string is pending); <paramref name="FromDraft"/> when a speculative draft proposed it and the model accepted it.</summary>
+public readonly record struct TokenEvent(int Token, string Text, float Logprob, bool FromDraft = false);
 
 public enum FinishReason { Length, Stop, EndOfSequence, ContextFull, Cancelled }
 
@@ -35,4 +36,6 @@ public sealed record GenerationResult(
 {
     public double PromptTokensPerSecond => PromptIds.Length / Math.Max(PromptTime.TotalSeconds, 1e-9);
     public double GeneratedTokensPerSecond => Ids.Length / Math.Max(GenerationTime.TotalSeconds, 1e-9);
+    /// <summary>Speculation counters when a drafter was used.</summary>
+    public Augur.Speculative.SpeculativeStats? Speculation { get; init; }
 }

@@ -4,13 +4,15 @@ using System.Text;
 using Augur.Cache;
 using Augur.Model;
 using Augur.Sampling;
+using Augur.Speculative;
 using Augur.Tokenizers;
 
 namespace Augur.Generation;
 
 /// <summary>
-/// The prefill/decode loop for one request at a time: tokenize, prefill the prompt in batches, then
-/// decode one token per step, sample, stream text that never splits a character or leaks a stop string.
+/// The generation loop for one request at a time: tokenize, prefill the prompt in batches, then repeat a
+/// step that scores the last token — plus a draft tree when a <see cref="Drafter"/> is set — and emits one
+/// or more tokens (see <see cref="Verifier"/>). Text streams without splitting a character or leaking a stop string.
 /// </summary>
 public sealed class Generator
 {
@@ -18,7 +20,7 @@ public sealed class Generator
     readonly ITokenizer _tokenizer;
     readonly IKvCache _cache;
     readonly Batch _batch;
-    readonly Candidates _candidates;
+    readonly Verifier _verifier;
     const int Sequence = 0;
 
     public Generator(LlamaModel model, ITokenizer tokenizer, int? contextLength = null)
@@ -27,10 +29,17 @@ public sealed class Generator
         _tokenizer = tokenizer;
         _cache = model.CreateCache(contextLength);
         _batch = new Batch(model.MaxBatch);
-        _candidates = new Candidates(model.Config.VocabSize);
+        _verifier = new Verifier(model, _cache, Sequence);
     }
 
     public int ContextLength => _cache.Capacity;
+    public IKvCache Cache => _cache;
+
+    /// <summary>Speculative drafter; null decodes one token per step.</summary>
+    public IDrafter? Drafter { get; set; }
+
+    /// <summary>Most draft tokens verified in one step.</summary>
+    public int DraftMax { get; set; } = 64;
 
     /// <summary>Runs the request to the end, calling <paramref name="onToken"/> for each token as it is generated.</summary>
     public GenerationResult Generate(GenerationRequest request, Action<TokenEvent>? onToken = null, CancellationToken cancel = default)
@@ -43,70 +52,94 @@ public sealed class Generator
         int seed = request.Sampling.Seed ?? Random.Shared.Next();
         var sampler = request.Sampling.BuildChain(seed);
         foreach (int t in prompt) sampler.Accept(t);
+        _verifier.Reset(seed);
 
         var clock = Stopwatch.StartNew();
         _cache.Clear(Sequence);
-        Prefill(prompt);
+        Prefill(prompt.AsSpan(0, prompt.Length - 1));
         var promptTime = clock.Elapsed;
         clock.Restart();
 
+        var context = new List<int>(prompt);
         var ids = new List<int>();
         var text = new StringBuilder();
         var detok = new StreamingDetokenizer(_tokenizer, prompt[^1]);
         var stops = new StopMatcher(request.Stop);
+        var stats = new SpeculativeStats();
+        var tree = new DraftTree(Math.Min(DraftMax, _verifier.MaxDraft));
+        var drafter = Drafter;
+        drafter?.Begin(prompt);
+        int last = prompt[^1];
         var finish = FinishReason.Length;
-        for (int i = 0; i < request.MaxTokens; i++)
+        bool done = request.MaxTokens == 0;
+        while (!done)
         {
             if (cancel.IsCancellationRequested) { finish = FinishReason.Cancelled; break; }
-            var logits = _model.Logits(0);
-            int token = sampler.Sample(logits, _candidates);
-            if (request.StopAtEos && token == _tokenizer.EosId) { finish = FinishReason.EndOfSequence; break; }
-            sampler.Accept(token);
-            ids.Add(token);
-            var (emit, stopped) = stops.Push(detok.Push(token));
-            text.Append(emit);
-            onToken?.Invoke(new TokenEvent(token, emit, Logprob(logits, token)));
-            if (stopped) { finish = FinishReason.Stop; break; }
-            if (i + 1 == request.MaxTokens) break;
-            if (_cache.Length(Sequence) == ContextLength) { finish = FinishReason.ContextFull; break; }
-            DecodeOne(token, _cache.Length(Sequence));
+            int room = ContextLength - _cache.Length(Sequence) - 1;
+            if (room < 0) { finish = FinishReason.ContextFull; break; }
+            tree.Clear();
+            if (drafter is not null && room > 0 && request.MaxTokens - ids.Count > 1)
+            {
+                drafter.Propose(System.Runtime.InteropServices.CollectionsMarshal.AsSpan(context), tree);
+                Prune(tree, Math.Min(room, request.MaxTokens - ids.Count - 1));
+            }
+            var step = _verifier.Step(last, tree, sampler, request.Sampling.IsGreedy);
+            stats.Record(tree.Count, step.Accepted);
+            drafter?.Learn(step);
+            for (int j = 0; j < step.Emitted.Count && !done; j++)
+            {
+                int token = step.Emitted[j];
+                if (request.StopAtEos && token == _tokenizer.EosId) { finish = FinishReason.EndOfSequence; done = true; break; }
+                ids.Add(token);
+                context.Add(token);
+                var (emit, stopped) = stops.Push(detok.Push(token));
+                text.Append(emit);
+                onToken?.Invoke(new TokenEvent(token, emit, _verifier.Logprob(step.Rows[j], token), FromDraft: j < step.Accepted));
+                if (stopped) { finish = FinishReason.Stop; done = true; }
+                else if (ids.Count == request.MaxTokens) done = true;
+            }
+            last = step.Emitted[^1];
         }
         if (finish != FinishReason.Stop)
         {
             string rest = stops.Flush(detok.Flush());
             text.Append(rest);
-            if (rest.Length > 0) onToken?.Invoke(new TokenEvent(-1, rest, 0));
+            if (rest.Length > 0) onToken?.Invoke(new TokenEvent(-1, rest, 0, false));
         }
-        return new GenerationResult(prompt, ids.ToArray(), text.ToString(), finish, seed, promptTime, clock.Elapsed);
+        return new GenerationResult(prompt, ids.ToArray(), text.ToString(), finish, seed, promptTime, clock.Elapsed)
+        {
+            Speculation = drafter is null ? null : stats,
+        };
     }
 
-    /// <summary>Computes the prompt in batches; leaves the last token's logits.</summary>
+    /// <summary>Drops nodes deeper than <paramref name="maxDepth"/> (nodes come after their parents, so a prefix filter works).</summary>
+    static void Prune(DraftTree tree, int maxDepth)
+    {
+        if (tree.Depths.AsSpan(0, tree.Count).IndexOfAnyExceptInRange(0, maxDepth) < 0) return;
+        var kept = new DraftTree(tree.Capacity);
+        var map = new int[tree.Count];
+        for (int i = 0; i < tree.Count; i++)
+        {
+            map[i] = -1;
+            if (tree.Depths[i] > maxDepth) continue;
+            int parent = tree.Parents[i] < 0 ? -1 : map[tree.Parents[i]];
+            if (tree.Parents[i] >= 0 && parent < 0) continue;
+            map[i] = kept.Add(parent, tree.Tokens[i]);
+        }
+        tree.Clear();
+        for (int i = 0; i < kept.Count; i++) tree.Add(kept.Parents[i], kept.Tokens[i]);
+    }
+
+    /// <summary>Computes the prompt in batches (no logits needed: the last prompt token is the first step's root).</summary>
     void Prefill(ReadOnlySpan<int> prompt)
     {
         for (int start = 0; start < prompt.Length; start += _batch.Capacity)
         {
             int n = Math.Min(_batch.Capacity, prompt.Length - start);
             _batch.Clear();
-            for (int i = 0; i < n; i++)
-                _batch.Add(prompt[start + i], start + i, Sequence, logits: start + i == prompt.Length - 1);
+            for (int i = 0; i < n; i++) _batch.Add(prompt[start + i], start + i, Sequence, logits: false);
             _model.Forward(_batch, _cache);
         }
-    }
-
-    void DecodeOne(int token, int position)
-    {
-        _batch.Clear();
-        _batch.Add(token, position, Sequence, logits: true);
-        _model.Forward(_batch, _cache);
-    }
-
-    /// <summary>log softmax(logits)[token].</summary>
-    static float Logprob(ReadOnlySpan<float> logits, int token)
-    {
-        float max = TensorPrimitives.Max(logits);
-        double sum = 0;
-        foreach (float l in logits) sum += Math.Exp(l - max);
-        return (float)(logits[token] - max - Math.Log(sum));
     }
 }
 

@@ -46,7 +46,11 @@ public sealed unsafe class LlamaModel : IDisposable
         return _s.Logits.AsSpan(output * Config.VocabSize, Config.VocabSize);
     }
 
-    public void Forward(Batch batch, IKvCache cache)
+    /// <summary>
+    /// Runs the batch through the model. <paramref name="skipLayers"/> (SWIFT self-speculation) leaves out
+    /// the marked layers entirely: the residual stream passes them unchanged and their cache cells are not written.
+    /// </summary>
+    public void Forward(Batch batch, IKvCache cache, bool[]? skipLayers = null)
     {
         int n = batch.Count;
         if (n == 0) { _outputs = 0; return; }
@@ -65,6 +69,7 @@ public sealed unsafe class LlamaModel : IDisposable
 
             for (int l = 0; l < c.Layers; l++)
             {
+                if (skipLayers is not null && skipLayers[l]) continue;
                 var w = Weights.Layers[l];
                 // Attention block.
                 for (int t = 0; t < n; t++) Ops.RmsNorm(Row(_s.X, t, c.Dim), w.AttnNorm, Row(_s.Xb, t, c.Dim), c.NormEps);

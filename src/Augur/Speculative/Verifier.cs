@@ -1,0 +1,118 @@
+using System.Numerics.Tensors;
+using Augur.Cache;
+using Augur.Model;
+using Augur.Sampling;
+
+namespace Augur.Speculative;
+
+/// <summary>
+/// Scores the last context token and a draft tree in one forward pass (tree attention: each node sees the
+/// context and its own ancestors; its position is the context length plus its depth), walks the tree from
+/// the root keeping the longest accepted path, and compacts the KV cache to that path.
+/// Greedy: a child is accepted when its token is the target's argmax, so the output is exactly plain greedy
+/// decoding. Sampling: drafts are point-mass proposals, so child c is accepted with probability p(c); on
+/// rejection c is removed from p and the next sibling is tried; when none is left the token is drawn from
+/// what remains of p (recursive rejection sampling) — the emitted tokens have exactly the target distribution.
+/// With an empty tree a step is plain decoding of one token.
+/// </summary>
+public sealed class Verifier
+{
+    readonly LlamaModel _model;
+    readonly IKvCache _cache;
+    readonly int _sequence;
+    readonly Batch _batch;
+    readonly Candidates _candidates;
+    readonly VerifiedStep _step = new();
+    readonly int[] _keep;
+    Random _rejection = new(0);
+
+    public Verifier(LlamaModel model, IKvCache cache, int sequence = 0)
+    {
+        _model = model;
+        _cache = cache;
+        _sequence = sequence;
+        _batch = new Batch(model.MaxBatch);
+        _candidates = new Candidates(model.Config.VocabSize);
+        _keep = new int[model.MaxBatch];
+        _step.Logits = row => _model.Logits(row);
+    }
+
+    /// <summary>Largest draft tree a step can take (the root uses one batch slot).</summary>
+    public int MaxDraft => _model.MaxBatch - 1;
+
+    public void Reset(int seed) => _rejection = new Random(unchecked(seed * 31 + 7));
+
+    /// <summary>
+    /// One step. The cache holds the context except <paramref name="last"/>; afterwards it holds
+    /// <paramref name="last"/> and the accepted draft tokens, and the last emitted token is the next root.
+    /// Each emitted token is passed to <paramref name="sampler"/>'s Accept before the next is chosen.
+    /// </summary>
+    public VerifiedStep Step(int last, DraftTree tree, SamplerChain sampler, bool greedy)
+    {
+        int start = _cache.Length(_sequence);
+        _batch.Clear();
+        _batch.Add(last, start, _sequence, logits: true, parent: -1);
+        for (int i = 0; i < tree.Count; i++)
+            _batch.Add(tree.Tokens[i], start + tree.Depths[i], _sequence, logits: true, parent: tree.Parents[i] + 1);
+        _model.Forward(_batch, _cache);
+
+        _step.Tree = tree;
+        _step.Root = last;
+        _step.Emitted.Clear();
+        _step.Rows.Clear();
+        int kept = 0;
+        _keep[kept++] = start;
+        int node = -1;
+        while (true)
+        {
+            _candidates.Reset(_model.Logits(node + 1));
+            sampler.ApplyFilters(_candidates);
+            int token, child;
+            if (greedy)
+            {
+                sampler.Picker.Apply(_candidates);
+                token = _candidates.Selected;
+                child = tree.Child(node, token);
+            }
+            else
+            {
+                (token, child) = RejectionSample(tree, node, sampler);
+            }
+            _step.Emitted.Add(token);
+            _step.Rows.Add(node + 1);
+            sampler.Accept(token);
+            if (child < 0) break;
+            _keep[kept++] = start + 1 + child;
+            node = child;
+        }
+        _step.Accepted = kept - 1;
+        _cache.Keep(_sequence, start, _keep.AsSpan(0, kept));
+        return _step;
+    }
+
+    (int Token, int Child) RejectionSample(DraftTree tree, int node, SamplerChain sampler)
+    {
+        var c = _candidates;
+        for (int child = 0; child < tree.Count; child++)
+        {
+            if (tree.Parents[child] != node) continue;
+            c.Softmax();
+            int index = Array.IndexOf(c.Ids, tree.Tokens[child], 0, c.Count);
+            if (index < 0) continue; // filtered out: probability 0, never accepted
+            if (_rejection.NextDouble() < c.Probabilities[index]) return (tree.Tokens[child], child);
+            c.Logits[index] = float.NegativeInfinity; // residual: p without the rejected token, renormalised
+        }
+        sampler.Picker.Apply(c);
+        return (c.Selected, -1);
+    }
+
+    /// <summary>log softmax of batch row <paramref name="row"/> at <paramref name="token"/>.</summary>
+    public float Logprob(int row, int token)
+    {
+        var logits = _model.Logits(row);
+        float max = TensorPrimitives.Max(logits);
+        double sum = 0;
+        foreach (float l in logits) sum += Math.Exp(l - max);
+        return (float)(logits[token] - max - Math.Log(sum));
+    }
+}
