@@ -18,6 +18,7 @@ public static class Ops
     /// <summary>In-place softmax, max-subtracted so large logits do not overflow.</summary>
     public static void Softmax(Span<float> x)
     {
+        if (x.IsEmpty) return; // TensorPrimitives.Max rejects an empty span
         float max = TensorPrimitives.Max(x);
         TensorPrimitives.Subtract(x, max, x);
         TensorPrimitives.Exp(x, x);
@@ -28,6 +29,7 @@ public static class Ops
     /// <summary>SwiGLU: up ← silu(gate) ⊙ up. Clobbers gate.</summary>
     public static void SiluMul(Span<float> gate, Span<float> up)
     {
+        if (up.IsEmpty) return; // TensorPrimitives.Sigmoid rejects an empty span
         TensorPrimitives.Multiply(gate, up, up);
         TensorPrimitives.Sigmoid(gate, gate);
         TensorPrimitives.Multiply(gate, up, up);

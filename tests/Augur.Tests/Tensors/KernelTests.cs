@@ -1,0 +1,175 @@
+using Augur.Tensors;
+using Augur.Tensors.Reference;
+
+namespace Augur.Tests.Tensors;
+
+/// <summary>
+/// The SIMD kernels against their scalar twins (summed in double) over every length 0..256, seeded data.
+/// Bounds are stated in units of u = 2⁻²⁴ (float's unit roundoff) and follow the classic error analysis
+/// of each operation, so a wrong tail, a skipped element or a mis-ordered pair fails by orders of magnitude.
+/// </summary>
+public unsafe class KernelTests
+{
+    const double U = 1.0 / (1 << 24);
+    const int MaxLength = 256;
+
+    public static IEnumerable<object[]> Lengths => Enumerable.Range(0, MaxLength + 1).Select(n => new object[] { n });
+
+    static float[] RandomFloats(Random rng, int n, float scale = 1)
+    {
+        var a = new float[n];
+        for (int i = 0; i < n; i++) a[i] = (float)(rng.NextDouble() * 2 - 1) * scale;
+        return a;
+    }
+
+    [Fact]
+    // Any summation order of n products is within (n + 1)·u·Σ|aᵢbᵢ| of the exact sum; the final rounding adds u.
+    public void Dot_matches_the_exact_dot_product_within_the_summation_bound_for_every_length()
+    {
+        for (int n = 0; n <= MaxLength; n++)
+        {
+            var rng = new Random(n);
+            var a = RandomFloats(rng, n, 3);
+            var b = RandomFloats(rng, n, 0.5f);
+            float got;
+            fixed (float* pa = a, pb = b) got = Simd.Dot(pa, pb, n);
+            double exact = ScalarKernels.Dot(a, b);
+            double magnitude = 0;
+            for (int i = 0; i < n; i++) magnitude += Math.Abs((double)a[i] * b[i]);
+            Assert.True(Math.Abs(got - exact) <= (n + 2) * U * magnitude, $"n = {n}: {got} vs {exact}");
+        }
+    }
+
+    [Fact]
+    // The engine relies on batch invariance: a token's result must not depend on whether it shares a batch.
+    public void Dot4_gives_each_token_the_bits_of_Dot_for_every_length()
+    {
+        for (int n = 0; n <= MaxLength; n++)
+        {
+            var rng = new Random(1000 + n);
+            int stride = n + 5; // rows of the activation block are not packed: Dot4 must honour the stride
+            var w = RandomFloats(rng, n);
+            var x = RandomFloats(rng, 4 * stride, 2);
+            fixed (float* pw = w, px = x)
+            {
+                Simd.Dot4(pw, px, stride, n, out float d0, out float d1, out float d2, out float d3);
+                float[] got = [d0, d1, d2, d3];
+                for (int t = 0; t < 4; t++)
+                    Assert.Equal(BitConverter.SingleToInt32Bits(Simd.Dot(pw, px + t * stride, n)), BitConverter.SingleToInt32Bits(got[t]));
+            }
+        }
+    }
+
+    [Fact]
+    // Sum of squares: n·u; mean, +eps, sqrt, reciprocal: a few u; two products: 2u → (n/2 + 6)·u; (n + 8)·u stated.
+    public void RmsNorm_matches_the_scalar_twin_for_every_length()
+    {
+        for (int n = 0; n <= MaxLength; n++)
+        {
+            var rng = new Random(2000 + n);
+            var x = RandomFloats(rng, n, 4);
+            var weight = RandomFloats(rng, n, 2);
+            var got = new float[n];
+            var want = new float[n];
+            Ops.RmsNorm(x, weight, got, 1e-5f);
+            ScalarKernels.RmsNorm(x, weight, want, 1e-5f);
+            for (int i = 0; i < n; i++)
+                Assert.True(Math.Abs(got[i] - want[i]) <= (n + 8) * U * Math.Abs(want[i]) + float.Epsilon, $"n = {n}, i = {i}: {got[i]} vs {want[i]}");
+        }
+    }
+
+    [Fact]
+    // Rounding xᵢ − max perturbs the exponent by |xᵢ − max|·u; the sum adds n·u, exp and the scaling a few u.
+    public void Softmax_matches_the_scalar_twin_for_every_length()
+    {
+        for (int n = 0; n <= MaxLength; n++)
+        {
+            var rng = new Random(3000 + n);
+            var x = RandomFloats(rng, n, 12);
+            var got = x.ToArray();
+            var want = x.ToArray();
+            Ops.Softmax(got);
+            ScalarKernels.Softmax(want);
+            float max = n == 0 ? 0 : x.Max();
+            double total = 0;
+            for (int i = 0; i < n; i++)
+            {
+                double bound = (n + Math.Abs(x[i] - max) + 8) * U * want[i] + float.Epsilon;
+                Assert.True(Math.Abs(got[i] - want[i]) <= bound, $"n = {n}, i = {i}: {got[i]} vs {want[i]}");
+                total += got[i];
+            }
+            if (n > 0) Assert.True(Math.Abs(total - 1) <= (2 * n + 8) * U, $"n = {n}: probabilities sum to {total}");
+        }
+    }
+
+    [Fact]
+    public void Softmax_keeps_huge_logits_finite()
+    {
+        float[] x = [1000f, 999f, -1000f, float.MinValue / 2];
+        var want = x.ToArray();
+        Ops.Softmax(x);
+        ScalarKernels.Softmax(want);
+        for (int i = 0; i < x.Length; i++)
+        {
+            Assert.True(float.IsFinite(x[i]));
+            Assert.True(Math.Abs(x[i] - want[i]) <= 8 * U * want[i] + float.Epsilon, $"i = {i}: {x[i]} vs {want[i]}");
+        }
+    }
+
+    [Fact]
+    // silu(g)·u is a product of three roundings plus the sigmoid's own error: 8·u relative is stated.
+    public void SiluMul_matches_the_scalar_twin_for_every_length()
+    {
+        for (int n = 0; n <= MaxLength; n++)
+        {
+            var rng = new Random(4000 + n);
+            var gate = RandomFloats(rng, n, 10);
+            var up = RandomFloats(rng, n, 3);
+            var got = up.ToArray();
+            var want = up.ToArray();
+            Ops.SiluMul(gate.ToArray(), got);
+            ScalarKernels.SiluMul(gate, want);
+            for (int i = 0; i < n; i++)
+                Assert.True(Math.Abs(got[i] - want[i]) <= 8 * U * Math.Abs(want[i]) + float.Epsilon, $"n = {n}, i = {i}: gate {gate[i]}: {got[i]} vs {want[i]}");
+        }
+    }
+
+    public static IEnumerable<object[]> RopeCases =>
+        from position in new[] { 0, 1, 7, 511, 32767 }
+        from partial in new[] { false, true }
+        select new object[] { position, partial };
+
+    [Theory]
+    [MemberData(nameof(RopeCases))]
+    // cos/sin rounded to float (u each), two products and a sum: |Δ| ≤ 4·u·(|a| + |b|) per rotated pair.
+    public void Rope_matches_the_scalar_twin_for_every_even_head_size(int position, bool partial)
+    {
+        for (int headDim = 2; headDim <= MaxLength; headDim += 2)
+        {
+            int ropeDim = partial ? Math.Max(2, headDim / 2 & ~1) : headDim;
+            int heads = 1 + headDim % 3;
+            var rng = new Random(5000 + headDim);
+            var x = RandomFloats(rng, heads * headDim, 2);
+            var got = x.ToArray();
+            var want = x.ToArray();
+            var cos = new float[ropeDim / 2];
+            var sin = new float[ropeDim / 2];
+            Ops.RopeAngles(position, 10000f, ropeDim, cos, sin);
+            Ops.Rope(got, headDim, cos, sin);
+            ScalarKernels.Rope(want, headDim, ropeDim, position, 10000.0);
+            for (int h = 0; h < heads; h++)
+                for (int d = 0; d < headDim; d++)
+                {
+                    int i = h * headDim + d;
+                    if (d >= ropeDim)
+                    {
+                        Assert.Equal(x[i], got[i]); // dims past rope_dim are not touched
+                        continue;
+                    }
+                    int pair = h * headDim + (d & ~1);
+                    double bound = 4 * U * (Math.Abs(x[pair]) + Math.Abs(x[pair + 1]));
+                    Assert.True(Math.Abs(got[i] - want[i]) <= bound, $"head {headDim}, rope {ropeDim}, pos {position}, i = {i}: {got[i]} vs {want[i]}");
+                }
+        }
+    }
+}
