@@ -82,8 +82,10 @@ public sealed unsafe class GgufFile : IDisposable
             Alignment = DefaultAlignment;
             if (metadata.TryGetValue("general.alignment", out var al))
             {
-                long a = al.IsArray ? 0 : al.AsInt64();
-                if (a <= 0 || a > 1 << 20 || (a & (a - 1)) != 0) throw Bad($"general.alignment = {al} is not a power of two");
+                long a;
+                try { a = al.AsInt64(); }
+                catch (Exception e) when (e is InvalidCastException or OverflowException) { a = 0; } // a float, string or array
+                if (a <= 0 || a > 1 << 20 || (a & (a - 1)) != 0) throw Bad($"general.alignment = {al} ({al.Type}) is not an integer power of two");
                 Alignment = (int)a;
             }
 
@@ -108,7 +110,7 @@ public sealed unsafe class GgufFile : IDisposable
 
             var tensors = new List<GgufTensorInfo>(infos.Count);
             _tensorsByName = new Dictionary<string, GgufTensorInfo>(infos.Count);
-            long dataSize = FileSize - DataOffset;
+            long dataSize = Math.Max(0, FileSize - DataOffset); // a file cut inside the padding before the data has none
             foreach (var (name, type, shape, offset) in infos)
             {
                 if (!GgmlTypeInfo.TryGet(type, out int blockSize, out int blockBytes))
