@@ -1,0 +1,49 @@
+using System.CommandLine;
+using Augur.Server;
+
+namespace Augur.Cli.Commands;
+
+static class ServeCommand
+{
+    public static Command Create()
+    {
+        var model = new Option<string?>("--model", "-m") { Description = "GGUF file or llama2.c checkpoint (default: stories260K.gguf from the shared models folder)" };
+        var tokenizer = new Option<string?>("--tokenizer") { Description = "tokenizer for a llama2.c checkpoint (.model or tokenizer.bin)" };
+        var host = new Option<string>("--host") { Description = "address to listen on (loopback unless told otherwise)", DefaultValueFactory = _ => "127.0.0.1" };
+        var port = new Option<int>("--port") { Description = "port to listen on (0 = any free port)", DefaultValueFactory = _ => 8080 };
+        var apiKey = new Option<string?>("--api-key") { Description = "require 'Authorization: Bearer KEY' on /v1 requests" };
+        var parallel = new Option<int>("--parallel", "-np") { Description = "requests decoded together in one batch", DefaultValueFactory = _ => 1 };
+        var ctx = new Option<int?>("--ctx") { Description = "context length per request (default: the model's)" };
+        var alias = new Option<string?>("--alias") { Description = "model id in the API (default: the file name without extension)" };
+
+        var cmd = new Command("serve", "serve the model over an OpenAI-compatible HTTP API (/v1/chat/completions, /v1/completions, /v1/models, /health)")
+        {
+            model, tokenizer, host, port, apiKey, parallel, ctx, alias,
+        };
+        cmd.SetAction(r => CliErrors.Run(() =>
+        {
+            var options = new ServerOptions
+            {
+                ModelPath = CliErrors.ModelPath(r.GetValue(model)),
+                TokenizerPath = r.GetValue(tokenizer),
+                Host = r.GetValue(host)!,
+                Port = r.GetValue(port),
+                ApiKey = r.GetValue(apiKey),
+                Parallel = r.GetValue(parallel),
+                ContextLength = r.GetValue(ctx),
+                Alias = r.GetValue(alias),
+            };
+            return Serve(options).GetAwaiter().GetResult();
+        }));
+        return cmd;
+    }
+
+    static async Task<int> Serve(ServerOptions options)
+    {
+        await using var server = AugurServer.Create(options);
+        await server.StartAsync();
+        Console.Error.WriteLine($"augur: serving '{server.ModelId}' on {server.Address} ({options.Parallel} parallel{(options.ApiKey is null ? "" : ", API key required")}); Ctrl+C stops");
+        await server.WaitForShutdownAsync();
+        return 0;
+    }
+}

@@ -1,0 +1,213 @@
+using System.Text.Json;
+using Augur.Chat;
+using Augur.Sampling;
+
+namespace Augur.Server;
+
+/// <summary>
+/// A /v1/chat/completions or /v1/completions body, checked field by field: a wrong type or an out-of-range value
+/// is a 400 naming the parameter; fields Augur does not know are ignored, as OpenAI does; null means absent.
+/// Sampling fields left out keep Augur's defaults (llama.cpp's: temperature 0.8, top_k 40, top_p 0.95, min_p 0.05).
+/// </summary>
+sealed class CompletionRequest
+{
+    public string? Model { get; private init; }
+    /// <summary>Chat: the conversation. Completions: null.</summary>
+    public List<ChatTurn>? Messages { get; private init; }
+    /// <summary>Completions: the prompt as text, or <see cref="PromptIds"/> when given as token ids.</summary>
+    public string? PromptText { get; private init; }
+    public int[]? PromptIds { get; private init; }
+    public int? MaxTokens { get; private init; }
+    public required SamplingOptions Sampling { get; init; }
+    public string[] Stop { get; private init; } = [];
+    public bool Stream { get; private init; }
+    public bool IncludeUsage { get; private init; }
+    /// <summary>Chat: logprobs: true. Completions: logprobs: N (any N ≥ 0).</summary>
+    public bool Logprobs { get; private init; }
+    public int TopLogprobs { get; private init; }
+
+    public static CompletionRequest Parse(JsonElement body, bool chat, int vocabSize)
+    {
+        if (body.ValueKind != JsonValueKind.Object) throw ApiException.Invalid("the request body must be a JSON object");
+        var f = new Fields(body);
+        var defaults = new SamplingOptions();
+
+        long? n = f.Integer("n", 1, long.MaxValue);
+        if (n is not (null or 1)) throw ApiException.Invalid($"n must be 1: Augur returns one choice per request (got {n})", "n");
+        if (f.Get("speculative") is { } speculative && (speculative.ValueKind != JsonValueKind.String || speculative.GetString() != "none"))
+            throw ApiException.Invalid("speculative must be \"none\": speculative decoding is not available in the server yet", "speculative");
+
+        bool logprobs;
+        int topLogprobs;
+        if (chat)
+        {
+            logprobs = f.Bool("logprobs") ?? false;
+            topLogprobs = (int)(f.Integer("top_logprobs", 0, 20) ?? 0);
+            if (topLogprobs > 0 && !logprobs) throw ApiException.Invalid("top_logprobs needs logprobs to be true", "top_logprobs");
+        }
+        else
+        {
+            long? count = f.Integer("logprobs", 0, 5);
+            logprobs = count is not null;
+            topLogprobs = (int)(count ?? 0);
+        }
+
+        long? maxTokens = f.Integer("max_completion_tokens", 1, int.MaxValue) ?? f.Integer("max_tokens", 1, int.MaxValue);
+        long? seed = f.Integer("seed", long.MinValue, long.MaxValue);
+        var streamOptions = f.Get("stream_options");
+        if (streamOptions is { ValueKind: not JsonValueKind.Object }) throw ApiException.Invalid("stream_options must be an object", "stream_options");
+
+        return new CompletionRequest
+        {
+            Model = f.String("model"),
+            Messages = chat ? Conversation(f) : null,
+            PromptText = chat ? null : PromptTextOf(f),
+            PromptIds = chat ? null : PromptIdsOf(f, vocabSize),
+            MaxTokens = (int?)maxTokens,
+            Stop = Stops(f),
+            Stream = f.Bool("stream") ?? false,
+            IncludeUsage = streamOptions is { } so && (new Fields(so).Bool("include_usage", "stream_options.include_usage") ?? false),
+            Logprobs = logprobs,
+            TopLogprobs = topLogprobs,
+            Sampling = new SamplingOptions
+            {
+                Temperature = (float)(f.Number("temperature", 0, 2) ?? defaults.Temperature),
+                TopP = (float)(f.Number("top_p", 0, 1) is { } p ? Math.Max(p, 1e-6) : defaults.TopP), // top_p 0: keep only the best token
+                TopK = (int)(f.Integer("top_k", 0, int.MaxValue) ?? defaults.TopK),
+                MinP = (float)(f.Number("min_p", 0, 1) ?? defaults.MinP),
+                PresencePenalty = (float)(f.Number("presence_penalty", -2, 2) ?? 0),
+                FrequencyPenalty = (float)(f.Number("frequency_penalty", -2, 2) ?? 0),
+                // The samplers take 32 bits; a wider seed is folded, the same way every time.
+                Seed = seed is long s ? (s is >= int.MinValue and <= int.MaxValue ? (int)s : s.GetHashCode()) : null,
+            },
+        };
+    }
+
+    static List<ChatTurn> Conversation(Fields f)
+    {
+        var messages = f.Get("messages") ?? throw ApiException.Invalid("messages is required", "messages");
+        if (messages.ValueKind != JsonValueKind.Array || messages.GetArrayLength() == 0)
+            throw ApiException.Invalid("messages must be a non-empty array", "messages");
+        var turns = new List<ChatTurn>();
+        int i = 0;
+        foreach (var m in messages.EnumerateArray())
+        {
+            string at = $"messages[{i++}]";
+            if (m.ValueKind != JsonValueKind.Object) throw ApiException.Invalid($"{at} must be an object", at);
+            var mf = new Fields(m);
+            string role = mf.String("role", $"{at}.role") ?? throw ApiException.Invalid($"{at}.role is required", $"{at}.role");
+            if (role is not ("system" or "developer" or "user" or "assistant" or "tool"))
+                throw ApiException.Invalid($"{at}.role must be one of system, developer, user, assistant, tool (got '{role}')", $"{at}.role");
+            // Templates know "system"; OpenAI's "developer" is the same thing for them.
+            turns.Add(new ChatTurn(role == "developer" ? "system" : role, Content(mf.Get("content"), $"{at}.content", role)));
+        }
+        return turns;
+    }
+
+    /// <summary>A string, or an array of text parts (<c>{"type":"text","text":…}</c>) joined; null only for an assistant turn.</summary>
+    static string Content(JsonElement? content, string at, string role)
+    {
+        switch (content)
+        {
+            case null when role == "assistant":
+                return "";
+            case null:
+                throw ApiException.Invalid($"{at} is required", at);
+            case { ValueKind: JsonValueKind.String } s:
+                return s.GetString()!;
+            case { ValueKind: JsonValueKind.Array } parts:
+                var text = new System.Text.StringBuilder();
+                int i = 0;
+                foreach (var part in parts.EnumerateArray())
+                {
+                    string pat = $"{at}[{i++}]";
+                    if (part.ValueKind != JsonValueKind.Object) throw ApiException.Invalid($"{pat} must be an object", pat);
+                    var pf = new Fields(part);
+                    string type = pf.String("type", $"{pat}.type") ?? throw ApiException.Invalid($"{pat}.type is required", $"{pat}.type");
+                    if (type != "text") throw ApiException.Invalid($"{pat}.type '{type}' is not supported: this model reads text only", $"{pat}.type");
+                    text.Append(pf.String("text", $"{pat}.text") ?? throw ApiException.Invalid($"{pat}.text is required", $"{pat}.text"));
+                }
+                return text.ToString();
+            default:
+                throw ApiException.Invalid($"{at} must be a string or an array of text parts", at);
+        }
+    }
+
+    static string? PromptTextOf(Fields f)
+    {
+        var prompt = f.Get("prompt") ?? throw ApiException.Invalid("prompt is required", "prompt");
+        if (prompt.ValueKind == JsonValueKind.String) return prompt.GetString();
+        if (prompt.ValueKind != JsonValueKind.Array || prompt.GetArrayLength() == 0)
+            throw ApiException.Invalid("prompt must be a string, an array of one string, or an array of token ids", "prompt");
+        var first = prompt[0];
+        if (first.ValueKind == JsonValueKind.Number) return null;
+        if (prompt.GetArrayLength() > 1) throw ApiException.Invalid("prompt must hold one prompt: Augur returns one choice per request", "prompt");
+        return first.ValueKind == JsonValueKind.String ? first.GetString() : throw ApiException.Invalid("prompt[0] must be a string", "prompt");
+    }
+
+    static int[]? PromptIdsOf(Fields f, int vocabSize)
+    {
+        var prompt = f.Get("prompt")!.Value;
+        if (prompt.ValueKind != JsonValueKind.Array || prompt[0].ValueKind != JsonValueKind.Number) return null;
+        return prompt.EnumerateArray().Select(t =>
+            t.ValueKind == JsonValueKind.Number && t.TryGetInt32(out int id) && (uint)id < (uint)vocabSize ? id
+                : throw ApiException.Invalid($"prompt token ids must be integers in [0, {vocabSize}) (got {t.GetRawText()})", "prompt")).ToArray();
+    }
+
+    static string[] Stops(Fields f)
+    {
+        string[] stops = f.Get("stop") switch
+        {
+            null => [],
+            { ValueKind: JsonValueKind.String } s => [s.GetString()!],
+            { ValueKind: JsonValueKind.Array } a => a.EnumerateArray().Select(e =>
+                e.ValueKind == JsonValueKind.String ? e.GetString()! : throw ApiException.Invalid("stop must be a string or an array of strings", "stop")).ToArray(),
+            _ => throw ApiException.Invalid("stop must be a string or an array of strings", "stop"),
+        };
+        if (stops.Length > 4) throw ApiException.Invalid($"stop holds at most 4 sequences (got {stops.Length})", "stop");
+        if (stops.Any(s => s.Length == 0)) throw ApiException.Invalid("stop sequences must not be empty", "stop");
+        return stops;
+    }
+
+    /// <summary>Typed, range-checked access to an object's fields; JSON null reads as absent.</summary>
+    readonly struct Fields(JsonElement obj)
+    {
+        public JsonElement? Get(string name) =>
+            obj.TryGetProperty(name, out var v) && v.ValueKind != JsonValueKind.Null ? v : null;
+
+        public string? String(string name, string? param = null) => Get(name) switch
+        {
+            null => null,
+            { ValueKind: JsonValueKind.String } v => v.GetString(),
+            _ => throw ApiException.Invalid($"{param ?? name} must be a string", param ?? name),
+        };
+
+        public bool? Bool(string name, string? param = null) => Get(name) switch
+        {
+            null => null,
+            { ValueKind: JsonValueKind.True } => true,
+            { ValueKind: JsonValueKind.False } => false,
+            _ => throw ApiException.Invalid($"{param ?? name} must be a boolean", param ?? name),
+        };
+
+        public long? Integer(string name, long min, long max)
+        {
+            if (Get(name) is not { } v) return null;
+            if (v.ValueKind != JsonValueKind.Number || !v.TryGetInt64(out long x))
+                throw ApiException.Invalid(v.ValueKind == JsonValueKind.Number && !v.GetRawText().AsSpan().ContainsAny('.', 'e', 'E')
+                    ? $"{name} is too large (got {v.GetRawText()})" : $"{name} must be an integer (got {v.GetRawText()})", name);
+            if (x < min || x > max) throw ApiException.Invalid(max == long.MaxValue
+                ? $"{name} must be ≥ {min} (got {x})" : $"{name} must be in [{min}, {max}] (got {x})", name);
+            return x;
+        }
+
+        public double? Number(string name, double min, double max)
+        {
+            if (Get(name) is not { } v) return null;
+            if (v.ValueKind != JsonValueKind.Number || !v.TryGetDouble(out double x) || !double.IsFinite(x))
+                throw ApiException.Invalid($"{name} must be a number (got {v.GetRawText()})", name);
+            if (x < min || x > max) throw ApiException.Invalid($"{name} must be in [{min}, {max}] (got {x})", name);
+            return x;
+        }
+    }
+}

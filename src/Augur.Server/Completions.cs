@@ -1,0 +1,202 @@
+using System.Text;
+using System.Text.Json;
+using Augur.Chat;
+using Augur.Generation;
+using Augur.Tokenizers;
+using Microsoft.AspNetCore.Http;
+
+namespace Augur.Server;
+
+/// <summary>
+/// POST /v1/chat/completions and /v1/completions: parse, tokenize (chat through the model's template), hand the
+/// request to the <see cref="BatchScheduler"/>, then answer in OpenAI's shape, whole or as server-sent events.
+/// </summary>
+sealed class Completions(BatchScheduler scheduler, ChatPrompt chat, string modelId)
+{
+    readonly ITokenizer _tokenizer = scheduler.Tokenizer;
+
+    public async Task HandleAsync(HttpContext http, bool isChat)
+    {
+        JsonDocument body;
+        try
+        {
+            body = await JsonDocument.ParseAsync(http.Request.Body, cancellationToken: http.RequestAborted);
+        }
+        catch (JsonException e)
+        {
+            throw ApiException.Invalid($"the request body is not valid JSON: {e.Message}");
+        }
+        using var _ = body;
+        var request = CompletionRequest.Parse(body.RootElement, isChat, _tokenizer.Vocabulary.Count);
+        if (request.Model is not null && request.Model != modelId)
+            throw new ApiException(StatusCodes.Status404NotFound, $"The model '{request.Model}' does not exist (this server has '{modelId}')", "model", "model_not_found");
+
+        string promptParam = isChat ? "messages" : "prompt";
+        int[] prompt = request.PromptIds ?? (isChat ? chat.Encode(request.Messages!) : chat.Tokenize(request.PromptText!));
+        int context = scheduler.ContextLength;
+        if (prompt.Length >= context)
+            throw ApiException.Invalid($"This model's maximum context length is {context} tokens; the prompt is {prompt.Length} tokens and leaves no room for the answer", promptParam, "context_length_exceeded");
+        if (request.MaxTokens > context)
+            throw ApiException.Invalid($"max_tokens is too large: {request.MaxTokens}. This model's context holds at most {context} tokens", "max_tokens");
+
+        var run = scheduler.Submit(new GenerationRequest
+        {
+            PromptIds = prompt,
+            MaxTokens = request.MaxTokens ?? context,
+            Sampling = request.Sampling,
+            Stop = request.Stop,
+        }, request.TopLogprobs, http.RequestAborted);
+
+        var reply = new Reply(isChat, request, modelId, _tokenizer, prompt[^1]);
+        if (request.Stream) await StreamAsync(http, run, reply);
+        else await WholeAsync(http, run, reply);
+    }
+
+    static async Task WholeAsync(HttpContext http, ScheduledRequest run, Reply reply)
+    {
+        await foreach (var token in run.Tokens.ReadAllAsync(http.RequestAborted)) reply.Add(token);
+        var result = await run.Completion;
+        http.Response.ContentType = "application/json";
+        await http.Response.WriteAsync(JsonSerializer.Serialize(reply.Whole(result), Json.Options), http.RequestAborted);
+    }
+
+    static async Task StreamAsync(HttpContext http, ScheduledRequest run, Reply reply)
+    {
+        http.Response.ContentType = "text/event-stream";
+        http.Response.Headers.CacheControl = "no-cache";
+        async Task Send(object chunk)
+        {
+            await http.Response.WriteAsync($"data: {JsonSerializer.Serialize(chunk, Json.Options)}\n\n", http.RequestAborted);
+            await http.Response.Body.FlushAsync(http.RequestAborted);
+        }
+        if (reply.First() is { } first) await Send(first);
+        try
+        {
+            await foreach (var token in run.Tokens.ReadAllAsync(http.RequestAborted))
+                if (reply.Chunk(token) is { } chunk) await Send(chunk);
+        }
+        catch (Exception e) when (e is not OperationCanceledException)
+        {
+            // The headers are gone: report the failure in the stream, as llama.cpp does.
+            await Send(new ApiException(StatusCodes.Status500InternalServerError, e.Message, type: "server_error").Body);
+            return;
+        }
+        var result = await run.Completion;
+        await Send(reply.Last(result));
+        if (reply.IncludeUsage) await Send(reply.UsageChunk(result));
+        await http.Response.WriteAsync("data: [DONE]\n\n", http.RequestAborted);
+        await http.Response.Body.FlushAsync(http.RequestAborted);
+    }
+
+    /// <summary>Builds the response objects of one request; collects tokens (and logprobs) as they come.</summary>
+    sealed class Reply(bool isChat, CompletionRequest request, string model, ITokenizer tokenizer, int lastPromptToken)
+    {
+        readonly string _id = (isChat ? "chatcmpl-" : "cmpl-") + Guid.NewGuid().ToString("N");
+        readonly long _created = DateTimeOffset.UtcNow.ToUnixTimeSeconds();
+        readonly StringBuilder _text = new();
+        readonly List<object> _logprobs = []; // chat: content entries; completions: per-token entries
+        int _previous = lastPromptToken;
+        int _offset; // completions' text_offset: where the next token's text starts
+
+        public bool IncludeUsage => request.IncludeUsage;
+        string Object => isChat ? "chat.completion" : "text_completion";
+        string ChunkObject => isChat ? "chat.completion.chunk" : "text_completion";
+
+        /// <summary>Collects a token for a whole (non-streamed) response.</summary>
+        public void Add(ScheduledToken token)
+        {
+            _text.Append(token.Event.Text);
+            if (Logprob(token) is { } lp) _logprobs.Add(lp);
+        }
+
+        public object Whole(GenerationResult result) => new
+        {
+            id = _id,
+            @object = Object,
+            created = _created,
+            model,
+            choices = new[] { isChat
+                ? (object)new { index = 0, message = new { role = "assistant", content = _text.ToString(), refusal = (string?)null }, logprobs = Logprobs(_logprobs), finish_reason = FinishReason(result) }
+                : new { text = _text.ToString(), index = 0, logprobs = Logprobs(_logprobs), finish_reason = FinishReason(result) } },
+            usage = Usage(result),
+        };
+
+        /// <summary>Chat streams open with the assistant role and empty content, as OpenAI's do.</summary>
+        public object? First() => isChat ? Chunk(new { index = 0, delta = new { role = "assistant", content = "" }, logprobs = (object?)null, finish_reason = (string?)null }) : null;
+
+        /// <summary>A chunk for a streamed token, or null when it adds nothing to send (text held back, no logprobs wanted).</summary>
+        public object? Chunk(ScheduledToken token)
+        {
+            var lp = Logprob(token);
+            if (token.Event.Text.Length == 0 && lp is null) return null;
+            object? logprobs = lp is null ? null : Logprobs([lp]);
+            return Chunk(isChat
+                ? new { index = 0, delta = new { content = token.Event.Text }, logprobs, finish_reason = (string?)null }
+                : new { text = token.Event.Text, index = 0, logprobs, finish_reason = (string?)null });
+        }
+
+        public object Last(GenerationResult result) => Chunk(isChat
+            ? new { index = 0, delta = new { }, logprobs = (object?)null, finish_reason = (string?)FinishReason(result) }
+            : new { text = "", index = 0, logprobs = (object?)null, finish_reason = (string?)FinishReason(result) });
+
+        /// <summary>With stream_options.include_usage: a last chunk with no choices and the usage.</summary>
+        public object UsageChunk(GenerationResult result) => new { id = _id, @object = ChunkObject, created = _created, model, choices = Array.Empty<object>(), usage = Usage(result) };
+
+        object Chunk(object choice) => request.IncludeUsage
+            ? new { id = _id, @object = ChunkObject, created = _created, model, choices = new[] { choice }, usage = (object?)null }
+            : new { id = _id, @object = ChunkObject, created = _created, model, choices = new[] { choice } };
+
+        static object Usage(GenerationResult r) => new
+        {
+            prompt_tokens = r.PromptIds.Length,
+            completion_tokens = r.Ids.Length,
+            total_tokens = r.PromptIds.Length + r.Ids.Length,
+        };
+
+        static string FinishReason(GenerationResult r) => r.FinishReason is Generation.FinishReason.Length or Generation.FinishReason.ContextFull ? "length" : "stop";
+
+        /// <summary>The logprobs entry of one generated token (null when not asked for, or for trailing flushed text).</summary>
+        object? Logprob(ScheduledToken token)
+        {
+            if (!request.Logprobs || token.Event.Token < 0) return null;
+            int previous = _previous;
+            _previous = token.Event.Token;
+            // bytes as a list of numbers (OpenAI's shape), not base64.
+            (string Text, int[] Bytes) Piece(int id)
+            {
+                var bytes = tokenizer.PieceBytes(id, previous);
+                int[] numbers = new int[bytes.Length];
+                for (int i = 0; i < bytes.Length; i++) numbers[i] = bytes[i];
+                return (Encoding.UTF8.GetString(bytes), numbers);
+            }
+            var (text, bytes) = Piece(token.Event.Token);
+            if (isChat)
+                return new
+                {
+                    token = text,
+                    logprob = token.Event.Logprob,
+                    bytes,
+                    top_logprobs = token.Top.Select(t => { var (tt, tb) = Piece(t.Token); return new { token = tt, logprob = t.Logprob, bytes = tb }; }).ToArray(),
+                };
+            var entry = new CompletionLogprob(text, token.Event.Logprob, token.Top.GroupBy(t => Piece(t.Token).Text).ToDictionary(g => g.Key, g => g.First().Logprob), _offset);
+            _offset += text.Length;
+            return entry;
+        }
+
+        object? Logprobs(List<object> entries)
+        {
+            if (!request.Logprobs) return null;
+            if (isChat) return new { content = entries, refusal = (object?)null };
+            var tokens = entries.Cast<CompletionLogprob>().ToList();
+            return new
+            {
+                tokens = tokens.Select(t => t.Token),
+                token_logprobs = tokens.Select(t => t.Logprob),
+                top_logprobs = tokens.Select(t => t.Top),
+                text_offset = tokens.Select(t => t.Offset),
+            };
+        }
+
+        sealed record CompletionLogprob(string Token, float Logprob, Dictionary<string, float> Top, int Offset);
+    }
+}

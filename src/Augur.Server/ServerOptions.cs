@@ -1,0 +1,25 @@
+namespace Augur.Server;
+
+/// <summary>How <c>augur serve</c> runs: which model, where to listen, who may call, how many requests at once.</summary>
+public sealed record ServerOptions
+{
+    public required string ModelPath { get; init; }
+    /// <summary>Tokenizer for a llama2.c checkpoint (GGUF files carry their own).</summary>
+    public string? TokenizerPath { get; init; }
+    /// <summary>Loopback unless told otherwise: the server has no TLS and one key at most.</summary>
+    public string Host { get; init; } = "127.0.0.1";
+    /// <summary>0 picks a free port (see <see cref="AugurServer.Address"/> once started).</summary>
+    public int Port { get; init; } = 8080;
+    /// <summary>When set, every /v1 request needs <c>Authorization: Bearer KEY</c>.</summary>
+    public string? ApiKey { get; init; }
+    /// <summary>Requests decoded together (KV-cache rows).</summary>
+    public int Parallel { get; init; } = 1;
+    /// <summary>Tokens per request (default: the model's trained context).</summary>
+    public int? ContextLength { get; init; }
+    /// <summary>The model's id in the API (default: the file name without extension).</summary>
+    public string? Alias { get; init; }
+    /// <summary>Requests that may wait for a slot; beyond that the server answers 503.</summary>
+    public int MaxWaiting { get; init; } = 64;
+    /// <summary>Largest request body; larger ones get 413.</summary>
+    public long MaxBodyBytes { get; init; } = 8 << 20;
+}
