@@ -37,6 +37,7 @@ sealed class AugurEngine : IBenchEngine
 
     public string Name => "Augur";
     public LlamaModel Model => _loaded.Model;
+    public WorkerPool Pool => _pool;
 
     public double PromptProcessing(int[] tokens)
     {

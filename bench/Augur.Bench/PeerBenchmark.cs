@@ -21,10 +21,11 @@ static class PeerBenchmark
         var threads = new Option<int>("--threads", "-t") { Description = "threads for each engine", DefaultValueFactory = _ => 2 };
         var reps = new Option<int>("--reps", "-r") { Description = "measured repetitions per engine and test, after one warm-up", DefaultValueFactory = _ => 5 };
         var json = new Option<bool>("--json") { Description = "end with one JSON line of the results" };
-        var cmd = new Command("peer", "Augur vs llama.cpp: prompt processing and generation tokens/s, decode bandwidth") { model, pp, tg, threads, reps, json };
+        var breakdown = new Option<bool>("--breakdown") { Description = "also show where Augur's time goes (matrix groups against the rest)" };
+        var cmd = new Command("peer", "Augur vs llama.cpp: prompt processing and generation tokens/s, decode bandwidth") { model, pp, tg, threads, reps, json, breakdown };
         cmd.SetAction(r =>
         {
-            var options = new Options(Resolve(r.GetValue(model)!), r.GetValue(pp), r.GetValue(tg), r.GetValue(threads), r.GetValue(reps));
+            var options = new Options(Resolve(r.GetValue(model)!), r.GetValue(pp), r.GetValue(tg), r.GetValue(threads), r.GetValue(reps), r.GetValue(breakdown));
             if (options.Pp < 1 || options.Tg < 1 || options.Threads < 1 || options.Reps < 1)
                 throw new InvalidRequestException("--pp, --tg, --threads and --reps must be at least 1");
             var result = Run(options);
@@ -35,7 +36,7 @@ static class PeerBenchmark
         return cmd;
     }
 
-    sealed record Options(string Model, int Pp, int Tg, int Threads, int Reps);
+    sealed record Options(string Model, int Pp, int Tg, int Threads, int Reps, bool Breakdown);
 
     sealed record Result(
         string FileType, long Parameters, long BytesPerToken, double TriadGBs,
@@ -117,6 +118,7 @@ static class PeerBenchmark
                 tg[e].Add(o.Tg / tgSeconds);
             }
         }
+        if (o.Breakdown) AugurBreakdown.Print(augur, ppTokens, tgTokens, triad, o.Reps);
         return new Result(fileType, parameters, augur.Model.Weights.BytesPerToken, triad,
             [.. pp[augur]], [.. pp[peer]], [.. tg[augur]], [.. tg[peer]]);
     }
