@@ -215,7 +215,7 @@ public sealed class BatchScheduler : IDisposable
         job.Channel.Writer.TryWrite(new ScheduledToken(new TokenEvent(token, emit, logits[token] - logSum), Top(logits, logSum, job.TopLogprobs)));
         if (stopped) Finish(job, FinishReason.Stop);
         else if (job.Ids.Count == job.Request.MaxTokens) Finish(job, FinishReason.Length);
-        else if (job.Computed == ContextLength) Finish(job, FinishReason.ContextFull);
+        else if (job.Computed == ContextLength) Finish(job, FinishReason.ContextFull); // no cell left to feed it
         else job.Next = token;
     }
 

@@ -1,0 +1,122 @@
+using Augur.Generation;
+using Augur.Model;
+using Augur.Sampling;
+
+namespace Augur.ServerTests;
+
+/// <summary>The scheduler in-process: batched requests against the single-request <see cref="Generator"/>.</summary>
+public sealed class BatchSchedulerTests : IDisposable
+{
+    // A small batch forces long prompts to be computed in chunks across steps, mixed with other requests' decodes.
+    readonly LoadedModel _model = LoadedModel.Open(ServerFixture.ModelPath, maxBatch: 16);
+
+    public void Dispose() => _model.Dispose();
+
+    static readonly string[] Prompts =
+    [
+        "Once upon a time", "The little dog ran to the big tree and saw a bird that was singing a song",
+        "Lily", "One day, a big bird flew over the house where Tom and his mom lived with their cat",
+    ];
+
+    GenerationResult Alone(GenerationRequest request) => new Generator(_model.Model, _model.Tokenizer).Generate(request);
+
+    static async Task<(GenerationResult Result, string Streamed)> Collect(ScheduledRequest run)
+    {
+        var text = new System.Text.StringBuilder();
+        await foreach (var token in run.Tokens.ReadAllAsync()) text.Append(token.Event.Text);
+        return (await run.Completion, text.ToString());
+    }
+
+    [Fact]
+    public async Task Batched_requests_match_the_generator_greedy_and_seeded()
+    {
+        var requests = Prompts.SelectMany((p, i) => new[]
+        {
+            new GenerationRequest { Prompt = p, MaxTokens = 60 + 10 * i, Sampling = SamplingOptions.Greedy },
+            new GenerationRequest { Prompt = p, MaxTokens = 50, Sampling = new SamplingOptions { Seed = 7 + i, Temperature = 1, PresencePenalty = 0.3f, FrequencyPenalty = 0.2f } },
+        }).ToList();
+        var expected = requests.Select(Alone).ToList();
+
+        using var scheduler = new BatchScheduler(_model.Model, _model.Tokenizer, parallel: 5);
+        var runs = new List<Task<(GenerationResult Result, string Streamed)>>();
+        foreach (var r in requests)
+        {
+            runs.Add(Collect(scheduler.Submit(r)));
+            await Task.Delay(2); // arrive while others are mid-prompt or mid-decode
+        }
+        var got = await Task.WhenAll(runs);
+        for (int i = 0; i < requests.Count; i++)
+        {
+            Assert.Equal(expected[i].Ids, got[i].Result.Ids);
+            Assert.Equal(expected[i].Text, got[i].Result.Text);
+            Assert.Equal(expected[i].Text, got[i].Streamed);
+            Assert.Equal(expected[i].FinishReason, got[i].Result.FinishReason);
+        }
+    }
+
+    [Fact]
+    public async Task Stop_strings_and_logprobs_match_the_generator()
+    {
+        var probe = Alone(new GenerationRequest { Prompt = Prompts[0], MaxTokens = 80, Sampling = SamplingOptions.Greedy });
+        var request = new GenerationRequest { Prompt = Prompts[0], MaxTokens = 80, Sampling = SamplingOptions.Greedy, Stop = [probe.Text.Substring(probe.Text.Length / 2, 4)] };
+        var events = new List<TokenEvent>();
+        var expected = new Generator(_model.Model, _model.Tokenizer).Generate(request, events.Add);
+
+        using var scheduler = new BatchScheduler(_model.Model, _model.Tokenizer, parallel: 2);
+        var run = scheduler.Submit(request, topLogprobs: 3);
+        var tokens = new List<ScheduledToken>();
+        await foreach (var t in run.Tokens.ReadAllAsync()) tokens.Add(t);
+        var result = await run.Completion;
+        Assert.Equal(FinishReason.Stop, result.FinishReason);
+        Assert.Equal(expected.Text, result.Text);
+        Assert.Equal(events.Select(e => (e.Token, e.Text)), tokens.Select(t => (t.Event.Token, t.Event.Text)));
+        for (int i = 0; i < tokens.Count; i++)
+        {
+            Assert.Equal(events[i].Logprob, tokens[i].Event.Logprob, 1e-5f);
+            Assert.Equal(3, tokens[i].Top.Length);
+            Assert.Equal(tokens[i].Event.Token, tokens[i].Top[0].Token); // greedy takes the most likely
+            Assert.True(tokens[i].Top[0].Logprob >= tokens[i].Top[1].Logprob && tokens[i].Top[1].Logprob >= tokens[i].Top[2].Logprob);
+        }
+    }
+
+    [Fact]
+    public async Task Cancelled_request_leaves_and_frees_its_slot()
+    {
+        // A long context and budget, so the request is surely still running when it is cancelled.
+        using var scheduler = new BatchScheduler(_model.Model, _model.Tokenizer, parallel: 1, contextLength: 8192, maxWaiting: 0);
+        using var cancel = new CancellationTokenSource();
+        var run = scheduler.Submit(new GenerationRequest { Prompt = Prompts[0], MaxTokens = 8000, Sampling = SamplingOptions.Greedy }, cancel: cancel.Token);
+        Assert.Throws<SchedulerBusyException>(() => scheduler.Submit(new GenerationRequest { Prompt = "x" }));
+        await run.Tokens.ReadAsync();
+        cancel.Cancel();
+        var result = await run.Completion;
+        Assert.Equal(FinishReason.Cancelled, result.FinishReason);
+        Assert.True(result.Ids.Length < 8000);
+
+        // The slot (and its cache row) is free again and starts clean.
+        var request = new GenerationRequest { Prompt = Prompts[1], MaxTokens = 20, Sampling = SamplingOptions.Greedy };
+        var next = await scheduler.Submit(request).Completion;
+        Assert.Equal(Alone(request).Ids, next.Ids);
+    }
+
+    [Fact]
+    public void Refuses_what_cannot_run()
+    {
+        using var scheduler = new BatchScheduler(_model.Model, _model.Tokenizer, parallel: 1, contextLength: 32);
+        Assert.Throws<InvalidRequestException>(() => scheduler.Submit(new GenerationRequest { Prompt = string.Concat(Enumerable.Repeat("the cat ", 40)) }));
+        Assert.Throws<InvalidRequestException>(() => scheduler.Submit(new GenerationRequest { Prompt = "x", MaxTokens = -1 }));
+        Assert.Throws<InvalidRequestException>(() => scheduler.Submit(new GenerationRequest { Prompt = "x", Stop = [""] }));
+    }
+
+    [Fact]
+    public async Task Context_full_ends_the_request()
+    {
+        using var scheduler = new BatchScheduler(_model.Model, _model.Tokenizer, parallel: 2, contextLength: 24);
+        var request = new GenerationRequest { Prompt = Prompts[0], MaxTokens = 100, Sampling = SamplingOptions.Greedy };
+        var result = await scheduler.Submit(request).Completion;
+        Assert.Equal(FinishReason.ContextFull, result.FinishReason);
+        // Every cell holds a token; the last token is sampled from them and emitted without being fed.
+        Assert.Equal(24 + 1, result.PromptIds.Length + result.Ids.Length);
+        Assert.Equal(new Generator(_model.Model, _model.Tokenizer, 24).Generate(request).Ids, result.Ids);
+    }
+}
