@@ -38,6 +38,7 @@ sealed class AugurEngine : IBenchEngine
     public string Name => "Augur";
     public LlamaModel Model => _loaded.Model;
     public WorkerPool Pool => _pool;
+    public int BosId => _loaded.Tokenizer.BosId;
 
     public double PromptProcessing(int[] tokens)
     {

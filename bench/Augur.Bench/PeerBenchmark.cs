@@ -96,7 +96,7 @@ static class PeerBenchmark
 
         // llama-bench's inputs: BOS, then random ids (the values do not change the work done).
         var random = new Random(42);
-        int[] Tokens(int n) => [1, .. Enumerable.Range(1, n - 1).Select(_ => random.Next(c.VocabSize))];
+        int[] Tokens(int n) => [augur.BosId, .. Enumerable.Range(1, n - 1).Select(_ => random.Next(c.VocabSize))];
         int[] ppTokens = Tokens(o.Pp), tgTokens = Tokens(o.Tg);
 
         IBenchEngine[] engines = [augur, peer];
