@@ -55,10 +55,14 @@ public sealed class KvCache : IKvCache
 
     public void Keep(int sequence, int start, ReadOnlySpan<int> cells)
     {
+        // Checked before anything moves, so a refused Keep leaves the cache as it was.
+        if ((uint)start > (uint)_length[sequence]) throw new ArgumentOutOfRangeException(nameof(start), start, $"sequence {sequence} holds only {_length[sequence]} cells");
+        for (int i = 0; i < cells.Length; i++)
+            if (cells[i] < start || cells[i] >= _length[sequence] || (i > 0 && cells[i] <= cells[i - 1]))
+                throw new ArgumentOutOfRangeException(nameof(cells), cells[i], "cells must be strictly ascending, at or after start, and inside the sequence");
         for (int i = 0; i < cells.Length; i++)
         {
             int from = cells[i], to = start + i;
-            if (from < to || from >= _length[sequence]) throw new ArgumentOutOfRangeException(nameof(cells), from, "cells must be ascending, at or after start, and inside the sequence");
             if (from == to) continue;
             for (int l = 0; l < Layers; l++)
             {
