@@ -1,0 +1,142 @@
+using Augur.Generation;
+using Augur.Model;
+using Augur.Sampling;
+using Augur.Speculative;
+using Augur.Tests.Support;
+
+namespace Augur.Tests.Speculative;
+
+/// <summary>What speculation must not change: greedy output token for token, the sampling distribution, the cache.</summary>
+public class SpeculativeDecodingTests
+{
+    static readonly Lazy<string[]> ValidPrompts = new(() => File.ReadAllText(SharedAssets.Data("tinystories-valid-sample.txt"))
+        .Split("<|endoftext|>", StringSplitOptions.RemoveEmptyEntries)
+        .Select(story => story.Trim())
+        .Where(story => story.Length > 0)
+        .Select(story => story[..(story.IndexOf('.') is int dot and >= 0 ? dot + 1 : story.Length)])
+        .Take(50).ToArray());
+
+    public static IEnumerable<object[]> DrafterNames => Drafters.Names.Where(n => n != "none").Select(n => new object[] { n });
+
+    static IDrafter Create(string name, LoadedModel model, Generator generator, LoadedModel draft) =>
+        Drafters.Create(name, model.Model, generator.Cache, draft.Model)!;
+
+    [Theory]
+    [MemberData(nameof(DrafterNames))]
+    public void Greedy_speculative_output_is_identical_to_plain_greedy(string drafter)
+    {
+        using var model = LoadedModel.Open(Reference.Stories260KGguf);
+        using var draft = LoadedModel.Open(Reference.Stories260KBin, Reference.Tok512Model);
+        var plain = new Generator(model.Model, model.Tokenizer);
+        var spec = new Generator(model.Model, model.Tokenizer);
+        spec.Drafter = Create(drafter, model, spec, draft);
+
+        var prompts = Reference.Cases.Select(c => (c.Prompt, c.GeneratedIds.Length))
+            .Concat(ValidPrompts.Value.Select(p => (p, 128)));
+        int accepted = 0;
+        foreach (var (prompt, n) in prompts)
+        {
+            var request = new GenerationRequest { Prompt = prompt, MaxTokens = n, Sampling = SamplingOptions.Greedy };
+            var expected = plain.Generate(request);
+            var actual = spec.Generate(request);
+            Assert.Equal(expected.Ids, actual.Ids);
+            Assert.Equal(expected.Text, actual.Text);
+            accepted += actual.Speculation!.Accepted;
+        }
+        Assert.Equal(50, ValidPrompts.Value.Length);
+        // The comparison only means something if drafts were actually accepted.
+        Assert.True(accepted > 100, $"{drafter} accepted only {accepted} draft tokens");
+    }
+
+    [Fact]
+    public void Speculative_sampling_keeps_the_target_distribution()
+    {
+        // Two-sample chi-square on the 2nd and 3rd generated tokens over many seeded runs: plain sampling vs
+        // token recycling (trees with several siblings, so recursive rejection is exercised).
+        using var model = LoadedModel.Open(Reference.Stories260KGguf);
+        var sampling = new SamplingOptions { Temperature = 1.0f, TopK = 0, TopP = 1, MinP = 0 };
+        const int Runs = 1500;
+        var plain = new Generator(model.Model, model.Tokenizer);
+        var spec = new Generator(model.Model, model.Tokenizer);
+        var recycling = new TokenRecyclingDrafter(model.Config.VocabSize);
+        spec.Drafter = recycling;
+        // Warm the adjacency matrix so drafts are proposed from the first step.
+        spec.Generate(new GenerationRequest { Prompt = "Once upon a time", MaxTokens = 64, Sampling = SamplingOptions.Greedy });
+
+        var countsPlain = new Dictionary<(int, int), int>();
+        var countsSpec = new Dictionary<(int, int), int>();
+        int drafted = 0, accepted = 0;
+        for (int seed = 0; seed < Runs; seed++)
+        {
+            var request = new GenerationRequest { Prompt = "Once upon a time", MaxTokens = 3, Sampling = sampling with { Seed = seed } };
+            var a = plain.Generate(request).Ids;
+            var bResult = spec.Generate(request with { Sampling = sampling with { Seed = seed + 1_000_000 } });
+            var b = bResult.Ids;
+            drafted += bResult.Speculation!.Drafted;
+            accepted += bResult.Speculation.Accepted;
+            for (int pos = 1; pos < 3; pos++)
+            {
+                countsPlain[(pos, a[pos])] = countsPlain.GetValueOrDefault((pos, a[pos])) + 1;
+                countsSpec[(pos, b[pos])] = countsSpec.GetValueOrDefault((pos, b[pos])) + 1;
+            }
+        }
+        Assert.True(accepted > Runs / 4, $"too few accepted drafts ({accepted} of {drafted}) for the test to exercise speculation");
+        foreach (int pos in new[] { 1, 2 })
+        {
+            var (chi2, dof) = ChiSquareTwoSample(countsPlain, countsSpec, pos, minExpected: 5);
+            // 99.9th percentile of chi-square with dof degrees of freedom (Wilson–Hilferty approximation).
+            double z = 3.09, h = 2.0 / (9 * dof);
+            double critical = dof * Math.Pow(1 - h + z * Math.Sqrt(h), 3);
+            Assert.True(chi2 < critical, $"position {pos}: chi² = {chi2:F1} ≥ {critical:F1} (dof {dof})");
+        }
+    }
+
+    /// <summary>Pools rare tokens into one bin so every expected count is at least <paramref name="minExpected"/>.</summary>
+    static (double Chi2, int Dof) ChiSquareTwoSample(Dictionary<(int, int), int> a, Dictionary<(int, int), int> b, int pos, int minExpected)
+    {
+        var tokens = a.Keys.Concat(b.Keys).Where(k => k.Item1 == pos).Select(k => k.Item2).Distinct().ToList();
+        double na = tokens.Sum(t => a.GetValueOrDefault((pos, t))), nb = tokens.Sum(t => b.GetValueOrDefault((pos, t)));
+        var bins = new List<(double A, double B)>();
+        double restA = 0, restB = 0;
+        foreach (int t in tokens)
+        {
+            double x = a.GetValueOrDefault((pos, t)), y = b.GetValueOrDefault((pos, t));
+            if ((x + y) / 2 >= minExpected) bins.Add((x, y)); else { restA += x; restB += y; }
+        }
+        if (restA + restB > 0) bins.Add((restA, restB));
+        double chi2 = 0;
+        foreach (var (x, y) in bins)
+        {
+            double total = x + y;
+            double ea = total * na / (na + nb), eb = total * nb / (na + nb);
+            chi2 += (x - ea) * (x - ea) / ea + (y - eb) * (y - eb) / eb;
+        }
+        return (chi2, Math.Max(1, bins.Count - 1));
+    }
+
+    [Fact]
+    public void Cache_after_speculative_rollback_gives_the_logits_of_a_fresh_recompute()
+    {
+        using var model = LoadedModel.Open(Reference.Stories260KGguf);
+        var spec = new Generator(model.Model, model.Tokenizer) { Drafter = new TokenRecyclingDrafter(model.Config.VocabSize) };
+        var request = new GenerationRequest { Prompt = "Lily and Ben", MaxTokens = 90, Sampling = SamplingOptions.Greedy };
+        spec.Generate(request);
+        var result = spec.Generate(request);
+        Assert.True(result.Speculation!.Accepted > 0);
+
+        // The cache now holds prompt + output except the last token. Score that token on it, and on a fresh cache.
+        var all = result.PromptIds.Concat(result.Ids).ToArray();
+        int held = spec.Cache.Length(0);
+        Assert.Equal(all.Length - 1, held);
+        var batch = new Batch(model.Model.MaxBatch);
+        batch.Add(all[^1], held, 0, logits: true);
+        model.Model.Forward(batch, spec.Cache);
+        var fromSpeculativeCache = model.Model.Logits(0).ToArray();
+
+        var fresh = model.Model.CreateCache();
+        batch.Clear();
+        for (int i = 0; i < all.Length; i++) batch.Add(all[i], i, 0, logits: i == all.Length - 1);
+        model.Model.Forward(batch, fresh);
+        Assert.Equal(model.Model.Logits(0).ToArray(), fromSpeculativeCache);
+    }
+}
