@@ -95,7 +95,7 @@ public sealed class AugurServer : IAsyncDisposable
         _model.Dispose();
     }
 
-    /// <summary>Turns refusals into OpenAI error bodies: 400 bad request, 404, 413 too large, 503 busy.</summary>
+    /// <summary>Turns failures into OpenAI error bodies: 400 bad request, 404, 413 too large, 503 busy, 500 anything else.</summary>
     static async Task Errors(HttpContext http, RequestDelegate next)
     {
         try
@@ -106,20 +106,20 @@ public sealed class AugurServer : IAsyncDisposable
         {
             // The client went away; the scheduler has already dropped its request.
         }
-        catch (Exception e) when (Refusal(e) is { } refusal && !http.Response.HasStarted)
+        catch (Exception e) when (!http.Response.HasStarted)
         {
-            await refusal.WriteAsync(http.Response);
+            await Refusal(e).WriteAsync(http.Response);
         }
     }
 
-    static ApiException? Refusal(Exception e) => e switch
+    static ApiException Refusal(Exception e) => e switch
     {
         ApiException api => api,
         BadHttpRequestException { StatusCode: StatusCodes.Status413PayloadTooLarge } => new(StatusCodes.Status413PayloadTooLarge, e.Message, code: "request_too_large"),
         BadHttpRequestException bad => new(bad.StatusCode, bad.Message),
         InvalidRequestException or ChatTemplateException => ApiException.Invalid(e.Message),
         SchedulerBusyException => new(StatusCodes.Status503ServiceUnavailable, e.Message, code: "overloaded", type: "server_error"),
-        _ => null,
+        _ => new(StatusCodes.Status500InternalServerError, $"internal error: {e.Message}", type: "server_error"),
     };
 
     /// <summary>With --api-key: every /v1 request needs <c>Authorization: Bearer KEY</c> (/health stays open, as in llama.cpp).</summary>

@@ -1,3 +1,4 @@
+using System.Buffers;
 using System.Text;
 using System.Text.Json;
 using Augur.Chat;
@@ -64,28 +65,39 @@ sealed class Completions(BatchScheduler scheduler, ChatPrompt chat, string model
     {
         http.Response.ContentType = "text/event-stream";
         http.Response.Headers.CacheControl = "no-cache";
-        async Task Send(object chunk)
+        var body = http.Response.BodyWriter;
+        var cancel = http.RequestAborted;
+        void Write(object chunk)
         {
-            await http.Response.WriteAsync($"data: {JsonSerializer.Serialize(chunk, Json.Options)}\n\n", http.RequestAborted);
-            await http.Response.Body.FlushAsync(http.RequestAborted);
+            body.Write("data: "u8);
+            body.Write(JsonSerializer.SerializeToUtf8Bytes(chunk, Json.Options));
+            body.Write("\n\n"u8);
         }
-        if (reply.First() is { } first) await Send(first);
+        if (reply.First() is { } first) Write(first);
+        await body.FlushAsync(cancel);
         try
         {
-            await foreach (var token in run.Tokens.ReadAllAsync(http.RequestAborted))
-                if (reply.Chunk(token) is { } chunk) await Send(chunk);
+            // One event per token, but one flush for all the tokens that are ready: when the client or the
+            // network falls behind, tokens pile up and go out together instead of costing a send each.
+            while (await run.Tokens.WaitToReadAsync(cancel))
+            {
+                while (run.Tokens.TryRead(out var token))
+                    if (reply.Chunk(token) is { } chunk) Write(chunk);
+                await body.FlushAsync(cancel);
+            }
         }
         catch (Exception e) when (e is not OperationCanceledException)
         {
             // The headers are gone: report the failure in the stream, as llama.cpp does.
-            await Send(new ApiException(StatusCodes.Status500InternalServerError, e.Message, type: "server_error").Body);
+            Write(new ApiException(StatusCodes.Status500InternalServerError, e.Message, type: "server_error").Body);
+            await body.FlushAsync(cancel);
             return;
         }
         var result = await run.Completion;
-        await Send(reply.Last(result));
-        if (reply.IncludeUsage) await Send(reply.UsageChunk(result));
-        await http.Response.WriteAsync("data: [DONE]\n\n", http.RequestAborted);
-        await http.Response.Body.FlushAsync(http.RequestAborted);
+        Write(reply.Last(result));
+        if (reply.IncludeUsage) Write(reply.UsageChunk(result));
+        body.Write("data: [DONE]\n\n"u8);
+        await body.FlushAsync(cancel);
     }
 
     /// <summary>Builds the response objects of one request; collects tokens (and logprobs) as they come.</summary>

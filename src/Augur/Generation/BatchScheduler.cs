@@ -15,7 +15,7 @@ public readonly record struct TokenLogprob(int Token, float Logprob);
 /// A generated token as the scheduler streams it: the <see cref="TokenEvent"/> the single-request loop would
 /// give, and the most likely tokens at its step when the request asked for them (best first).
 /// </summary>
-public sealed record ScheduledToken(TokenEvent Event, TokenLogprob[] Top);
+public readonly record struct ScheduledToken(TokenEvent Event, TokenLogprob[] Top);
 
 /// <summary>A submitted request: its prompt ids, its tokens as they come, and its outcome when it ends.</summary>
 public sealed class ScheduledRequest
@@ -165,8 +165,10 @@ public sealed class BatchScheduler : IDisposable
     /// <summary>One forward pass over every active request, then one sampling step for each that reached its logits.</summary>
     void Step()
     {
-        foreach (var job in _active.ToArray())
+        // Backwards, since finishing removes a request from the list.
+        for (int i = _active.Count - 1; i >= 0; i--)
         {
+            var job = _active[i];
             if (job.Cancelled) Finish(job, FinishReason.Cancelled);
             else if (job.Request.MaxTokens == 0) Finish(job, FinishReason.Length);
         }
@@ -193,8 +195,8 @@ public sealed class BatchScheduler : IDisposable
         }
         _model.Forward(_batch, _cache);
 
-        foreach (var job in _active.ToArray())
-            if (job.Output >= 0) Sample(job, _model.Logits(job.Output));
+        for (int i = _active.Count - 1; i >= 0; i--)
+            if (_active[i].Output >= 0) Sample(_active[i], _model.Logits(_active[i].Output));
     }
 
     /// <summary>One step of <see cref="Generator.Generate"/>'s loop for one request: sample, emit, decide whether it ends.</summary>
@@ -282,7 +284,7 @@ public sealed class BatchScheduler : IDisposable
         public int TopLogprobs { get; } = topLogprobs;
         public StreamingDetokenizer Detokenizer { get; } = new(tokenizer, prompt[^1]);
         public StopMatcher Stops { get; } = new(request.Stop);
-        public Channel<ScheduledToken> Channel { get; } = System.Threading.Channels.Channel.CreateUnbounded<ScheduledToken>(new() { SingleWriter = true });
+        public Channel<ScheduledToken> Channel { get; } = System.Threading.Channels.Channel.CreateUnbounded<ScheduledToken>(new() { SingleWriter = true, SingleReader = true });
         public TaskCompletionSource<GenerationResult> Done { get; } = new(TaskCreationOptions.RunContinuationsAsynchronously);
         public CancellationTokenRegistration Registration { get; set; }
         public volatile bool Cancelled;
