@@ -28,15 +28,15 @@ static class InspectCommand
     {
         using var f = GgufFile.Open(path);
         Console.WriteLine($"{path}: GGUF v{f.Version}, {f.Metadata.Count} metadata keys, {f.Tensors.Count} tensors, alignment {f.Alignment}, {f.FileSize:N0} bytes");
-        var meta = new Table().AddColumns("key", "type", "value");
+        var meta = new Table().AddColumn(new TableColumn("key").NoWrap()).AddColumns("type", "value"); // whole keys, so the output greps
         foreach (var key in f.MetadataKeys)
         {
             var v = f.Metadata[key];
             string type = v.IsArray ? $"{v.ElementType}[{v.ArrayLength}]" : v.Type.ToString();
-            meta.AddRow(Markup.Escape(key), type, Markup.Escape(Show(v)));
+            meta.AddRow(Markup.Escape(key), Markup.Escape(type), Markup.Escape(Show(v))); // "String[512]" would read as markup
         }
         AnsiConsole.Write(meta);
-        var tensors = new Table().AddColumns("name", "type", "shape").AddColumn(new TableColumn("bytes").RightAligned()).AddColumn(new TableColumn("offset").RightAligned());
+        var tensors = new Table().AddColumn(new TableColumn("name").NoWrap()).AddColumns("type", "shape").AddColumn(new TableColumn("bytes").RightAligned()).AddColumn(new TableColumn("offset").RightAligned());
         foreach (var t in f.Tensors)
             tensors.AddRow(Markup.Escape(t.Name), t.Type.ToString(), string.Join(" × ", t.Shape), t.ByteSize.ToString("N0"), t.Offset.ToString("N0"));
         AnsiConsole.Write(tensors);

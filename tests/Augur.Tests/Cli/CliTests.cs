@@ -1,0 +1,190 @@
+using System.Diagnostics;
+using System.Text;
+using System.Text.Json;
+using Augur.Generation;
+using Augur.Gguf;
+using Augur.Model;
+using Augur.Sampling;
+using Augur.Tests.Support;
+
+namespace Augur.Tests.Cli;
+
+/// <summary>Runs one test at a time and none beside other classes: each starts a .NET process.</summary>
+[CollectionDefinition(Name, DisableParallelization = true)]
+public sealed class CliProcesses
+{
+    public const string Name = "CLI processes";
+}
+
+/// <summary>
+/// The <c>augur</c> command as a user runs it: <c>dotnet Augur.Cli.dll …</c> in a child process (the build copies it
+/// next to the test assembly), judged by exit code, stdout and stderr.
+/// </summary>
+[Collection(CliProcesses.Name)]
+public sealed class CliTests : IDisposable
+{
+    readonly TempDirectory _dir = new();
+    public void Dispose() => _dir.Dispose();
+
+    sealed record Run(int ExitCode, string Stdout, string Stderr)
+    {
+        public string[] ErrorLines => Stderr.Split('\n', StringSplitOptions.RemoveEmptyEntries);
+    }
+
+    static Run Augur(params string[] args)
+    {
+        var psi = new ProcessStartInfo("dotnet")
+        {
+            RedirectStandardOutput = true,
+            RedirectStandardError = true,
+            StandardOutputEncoding = Encoding.UTF8,
+            StandardErrorEncoding = Encoding.UTF8,
+            UseShellExecute = false,
+        };
+        psi.ArgumentList.Add(Path.Combine(AppContext.BaseDirectory, "Augur.Cli.dll"));
+        foreach (var a in args) psi.ArgumentList.Add(a);
+        using var p = Process.Start(psi)!;
+        var stdout = p.StandardOutput.ReadToEndAsync();
+        var stderr = p.StandardError.ReadToEndAsync();
+        if (!p.WaitForExit(TimeSpan.FromSeconds(60)))
+        {
+            p.Kill(entireProcessTree: true);
+            Assert.Fail($"augur {string.Join(' ', args)} did not finish in 60 s");
+        }
+        return new Run(p.ExitCode, stdout.Result, stderr.Result);
+    }
+
+    // Non-ASCII and whitespace prompts cross the command line and come back through JSON.
+    public static IEnumerable<object[]> GenerateCases =>
+    [
+        ["gguf", "once_upon_a_time"], ["gguf", "non_ascii_byte_fallback"], ["gguf", "whitespace"], ["bin+model", "once_upon_a_time"],
+    ];
+
+    [Theory]
+    [MemberData(nameof(GenerateCases))]
+    public void Generate_greedy_json_gives_run_cs_ids(string form, string caseId)
+    {
+        var c = Reference.Get(caseId);
+        string[] model = form == "gguf"
+            ? ["--model", Reference.Stories260KGguf]
+            : ["--model", Reference.Stories260KBin, "--tokenizer", Reference.Tok512Model];
+        var run = Augur([.. "generate --temperature 0 --json".Split(' '), .. model, "--prompt", c.Prompt, "--max-tokens", c.GeneratedIds.Length.ToString()]);
+        Assert.True(run.ExitCode == 0, run.Stderr);
+        using var json = JsonDocument.Parse(run.Stdout);
+        var root = json.RootElement;
+        Assert.Equal(c.PromptIds, root.GetProperty("prompt_ids").EnumerateArray().Select(e => e.GetInt32()));
+        Assert.Equal(c.GeneratedIds, root.GetProperty("ids").EnumerateArray().Select(e => e.GetInt32()));
+        Assert.Equal(c.GeneratedText, root.GetProperty("text").GetString());
+        Assert.Equal("length", root.GetProperty("finish_reason").GetString());
+    }
+
+    /// <summary>A failed command: non-zero exit, and stderr is one line "error: …" that names <paramref name="fragments"/>, no stack trace.</summary>
+    static void AssertOneErrorLine(Run run, params string[] fragments)
+    {
+        Assert.NotEqual(0, run.ExitCode);
+        var line = Assert.Single(run.ErrorLines);
+        Assert.StartsWith("error: ", line);
+        Assert.DoesNotContain("Exception", line); // one line already rules out a stack trace
+        foreach (var f in fragments) Assert.Contains(f, line);
+    }
+
+    [Fact]
+    public void A_missing_model_file_is_one_error_line()
+    {
+        string path = _dir.File("missing.gguf");
+        AssertOneErrorLine(Augur("generate", "--model", path, "--prompt", "hi"), "not found", path);
+        AssertOneErrorLine(Augur("inspect", path), "not found", path);
+    }
+
+    [Fact]
+    public void A_file_with_bad_magic_is_one_error_line()
+    {
+        var bytes = File.ReadAllBytes(Reference.Stories260KGguf);
+        bytes[0] = (byte)'X';
+        string path = _dir.Write("badmagic.gguf", bytes);
+        AssertOneErrorLine(Augur("generate", "--model", path, "--prompt", "hi"), path, "not a GGUF file");
+    }
+
+    [Fact]
+    public void A_truncated_file_is_one_error_line()
+    {
+        string path = _dir.Write("truncated.gguf", File.ReadAllBytes(Reference.Stories260KGguf)[..600_000]);
+        AssertOneErrorLine(Augur("generate", "--model", path, "--prompt", "hi"), path, "runs past the end of the file");
+        AssertOneErrorLine(Augur("inspect", path), path, "runs past the end of the file");
+        string bin = _dir.Write("truncated.bin", File.ReadAllBytes(Reference.Stories260KBin)[..500_000]);
+        AssertOneErrorLine(Augur("generate", "--model", bin, "--tokenizer", Reference.Tok512Model, "--prompt", "hi"), bin, "implies");
+    }
+
+    [Fact]
+    public void A_prompt_longer_than_the_context_is_one_error_line()
+    {
+        var c = Reference.Get("long_202_chars");
+        var run = Augur("generate", "--model", Reference.Stories260KGguf, "--ctx", "16", "--temperature", "0", "--prompt", c.Prompt);
+        AssertOneErrorLine(run, $"prompt is {c.PromptIds.Length} tokens", "context holds 16");
+    }
+
+    [Fact]
+    public void Inspect_prints_every_metadata_key_and_all_48_tensors()
+    {
+        var run = Augur("inspect", Reference.Stories260KGguf);
+        Assert.True(run.ExitCode == 0, run.Stderr);
+        Assert.Contains("21 metadata keys, 48 tensors", run.Stdout);
+        // Independent list: ../shared/models/README.md, "The GGUF file".
+        string[] keys =
+        [
+            "general.architecture", "general.name", "general.file_type", "llama.context_length", "llama.embedding_length",
+            "llama.block_count", "llama.feed_forward_length", "llama.attention.head_count", "llama.attention.head_count_kv",
+            "llama.rope.dimension_count", "llama.attention.layer_norm_rms_epsilon", "llama.rope.freq_base", "tokenizer.ggml.model",
+            "tokenizer.ggml.tokens", "tokenizer.ggml.scores", "tokenizer.ggml.token_type", "tokenizer.ggml.bos_token_id",
+            "tokenizer.ggml.eos_token_id", "tokenizer.ggml.unknown_token_id", "tokenizer.ggml.add_bos_token", "tokenizer.ggml.add_eos_token",
+        ];
+        foreach (var k in keys) Assert.Contains(k, run.Stdout);
+        var tensors = new List<string> { "token_embd.weight", "output_norm.weight", "output.weight" };
+        for (int l = 0; l < 5; l++)
+            tensors.AddRange(new[] { "attn_norm", "attn_q", "attn_k", "attn_v", "attn_output", "ffn_norm", "ffn_gate", "ffn_down", "ffn_up" }.Select(n => $"blk.{l}.{n}.weight"));
+        Assert.Equal(48, tensors.Count);
+        foreach (var t in tensors) Assert.Contains(t, run.Stdout);
+        // README: 260,032 parameters, plus the 64 × 512 copy of the tied classifier written as output.weight.
+        Assert.Contains($"{260_032 + 64 * 512:N0} parameters", run.Stdout);
+    }
+
+    [Fact]
+    public void Convert_from_llama2c_writes_the_same_tensors_as_the_shared_gguf_and_generates_run_cs_text()
+    {
+        string output = _dir.File("converted.gguf");
+        var run = Augur("convert", "--from", "llama2c", Reference.Stories260KBin, "--tokenizer", Reference.Tok512Model, "--out", output);
+        Assert.True(run.ExitCode == 0, run.Stderr);
+
+        using (var want = GgufFile.Open(Reference.Stories260KGguf))
+        using (var got = GgufFile.Open(output))
+        {
+            Assert.Equal(want.Tensors.Select(t => (t.Name, t.Type, string.Join('x', t.Shape))), got.Tensors.Select(t => (t.Name, t.Type, string.Join('x', t.Shape))));
+            foreach (var t in want.Tensors)
+                Assert.True(want.TensorBytes(t).SequenceEqual(got.TensorBytes(got.GetTensor(t.Name))), $"tensor {t.Name} differs");
+            Assert.Equal(want.MetadataKeys.Order(), got.MetadataKeys.Order());
+            foreach (var key in want.MetadataKeys)
+            {
+                var (w, g) = (want.Metadata[key], got.Metadata[key]);
+                Assert.Equal((w.Type, w.ElementType), (g.Type, g.ElementType));
+                if (w.Value is Array wa) Assert.Equal(wa.Cast<object>(), ((Array)g.Value).Cast<object>());
+                else Assert.Equal(w.Value, g.Value);
+            }
+        }
+
+        var c = Reference.Get("once_upon_a_time");
+        using var model = LoadedModel.Open(output);
+        var result = new Generator(model.Model, model.Tokenizer).Generate(new GenerationRequest
+        {
+            Prompt = c.Prompt, MaxTokens = c.GeneratedIds.Length, Sampling = SamplingOptions.Greedy,
+        });
+        Assert.Equal(c.GeneratedIds, result.Ids);
+    }
+
+    [Fact]
+    public void Convert_refuses_an_unknown_source_format_in_one_line()
+    {
+        var run = Augur("convert", "--from", "safetensors", Reference.Stories260KBin, "--tokenizer", Reference.Tok512Model, "--out", _dir.File("x.gguf"));
+        AssertOneErrorLine(run, "safetensors", "llama2c");
+        Assert.False(File.Exists(_dir.File("x.gguf")));
+    }
+}
