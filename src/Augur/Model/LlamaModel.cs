@@ -85,7 +85,7 @@ public sealed unsafe class LlamaModel : IDisposable
                     Row(_s.V, t, c.KvDim).CopyTo(cache.Values(l, seq).Slice(cell * c.KvDim, c.KvDim));
                 }
                 _attention.Set(batch, cache, l);
-                _pool.Run(_attention);
+                _pool.Run(_attention, (long)n * c.Dim * (cache.Length(batch.Sequences[0]) + 1) * 2);
                 _matmul.Multiply(w.Wo, xb, n, xb2);
                 System.Numerics.Tensors.TensorPrimitives.Add(_s.X.AsSpan(0, n * c.Dim), _s.Xb2.AsSpan(0, n * c.Dim), _s.X.AsSpan(0, n * c.Dim));
 

@@ -10,14 +10,19 @@ namespace Augur.Speculative;
 public sealed class TokenRecyclingDrafter : IDrafter
 {
     public const int K = 8;
-    static readonly int[] Branching = [8, 3, 2, 1, 1, 1, 1, 1, 1, 1, 1, 1];
+    static readonly int[] Branching = [6, 3, 2, 1, 1, 1, 1, 1, 1, 1, 1, 1];
     readonly int _vocab;
     readonly int[] _next; // (vocab, K) candidate followers, −1 = none yet
     readonly Queue<(int Node, int Token, int Depth, int Rank)> _frontier = new();
     readonly int[] _top = new int[K];
 
-    public TokenRecyclingDrafter(int vocabSize)
+    readonly int _maxNodes;
+
+    /// <summary><paramref name="maxNodes"/>: the tree's size. The paper verifies ~80 nodes on a GPU, where that is
+    /// nearly free; on a CPU verification cost grows with the node count, so a smaller tree pays better.</summary>
+    public TokenRecyclingDrafter(int vocabSize, int maxNodes = 24)
     {
+        _maxNodes = maxNodes;
         _vocab = vocabSize;
         _next = new int[vocabSize * K];
         Array.Fill(_next, -1);
@@ -35,10 +40,10 @@ public sealed class TokenRecyclingDrafter : IDrafter
     {
         _frontier.Clear();
         _frontier.Enqueue((-1, context[^1], 0, 0));
-        while (_frontier.TryDequeue(out var n) && !tree.IsFull)
+        while (_frontier.TryDequeue(out var n) && !tree.IsFull && tree.Count < _maxNodes)
         {
             int children = Math.Max(0, Branching[Math.Min(n.Depth, Branching.Length - 1)] - n.Rank);
-            for (int r = 0; r < children && !tree.IsFull; r++)
+            for (int r = 0; r < children && !tree.IsFull && tree.Count < _maxNodes; r++)
             {
                 int token = _next[n.Token * K + r];
                 if (token < 0) break;

@@ -29,7 +29,7 @@ public sealed unsafe class MatMul : IParallelJob, IDisposable
     {
         Begin(tokens);
         Add(w, y, x);
-        _pool.Run(this);
+        _pool.Run(this, Work());
     }
 
     public void Multiply(WeightMatrix w0, float* y0, WeightMatrix w1, float* y1, float* x, int tokens)
@@ -37,7 +37,7 @@ public sealed unsafe class MatMul : IParallelJob, IDisposable
         Begin(tokens);
         Add(w0, y0, x);
         Add(w1, y1, x);
-        _pool.Run(this);
+        _pool.Run(this, Work());
     }
 
     public void Multiply(WeightMatrix w0, float* y0, WeightMatrix w1, float* y1, WeightMatrix w2, float* y2, float* x, int tokens)
@@ -46,7 +46,14 @@ public sealed unsafe class MatMul : IParallelJob, IDisposable
         Add(w0, y0, x);
         Add(w1, y1, x);
         Add(w2, y2, x);
-        _pool.Run(this);
+        _pool.Run(this, Work());
+    }
+
+    long Work()
+    {
+        long work = 0;
+        for (int m = 0; m < _count; m++) work += (long)_w[m].Rows * _w[m].Cols * _tokens;
+        return work;
     }
 
     void Begin(int tokens)

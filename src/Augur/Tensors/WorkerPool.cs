@@ -13,7 +13,10 @@ public interface IParallelJob
 /// </summary>
 public sealed class WorkerPool : IDisposable
 {
-    const int SpinIterations = 20_000;
+    const int SpinIterations = 2_000; // ~100 µs of spinning before a worker sleeps
+
+    /// <summary>Below this many multiply-adds a job runs on the calling thread alone: waking a worker costs more.</summary>
+    public const long MinParallelWork = 1 << 16;
 
     readonly Thread[] _threads;
     readonly ManualResetEventSlim[] _wake;
@@ -45,10 +48,11 @@ public sealed class WorkerPool : IDisposable
         }
     }
 
-    /// <summary>Runs <paramref name="job"/> on every worker and returns when all are done.</summary>
-    public void Run(IParallelJob job)
+    /// <summary>Runs <paramref name="job"/> on every worker and returns when all are done; a job of less than
+    /// <see cref="MinParallelWork"/> multiply-adds (<paramref name="work"/>) runs on the caller alone.</summary>
+    public void Run(IParallelJob job, long work = long.MaxValue)
     {
-        if (Threads == 1) { job.Execute(0, 1); return; }
+        if (Threads == 1 || work < MinParallelWork) { job.Execute(0, 1); return; }
         lock (_runLock)
         {
             _job = job;
