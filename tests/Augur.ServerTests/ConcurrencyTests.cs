@@ -15,11 +15,13 @@ public sealed class ConcurrencyTests(ServerFixture server, ITestOutputHelper out
         "Tom had a red ball", "The sun was hot", "Mom said", "There was a tiny frog who lived",
     ];
 
-    /// <summary>Streams one completion and returns its text and token count.</summary>
-    async Task<(string Text, int Tokens)> StreamText(string prompt, int maxTokens)
+    Task<(string Text, int Tokens)> StreamText(string prompt, int maxTokens) => StreamText(server.Http, server.Base, prompt, maxTokens);
+
+    /// <summary>Streams one greedy completion and returns its text and token count.</summary>
+    static async Task<(string Text, int Tokens)> StreamText(HttpClient http, Uri server, string prompt, int maxTokens)
     {
         string body = JsonSerializer.Serialize(new { prompt, max_tokens = maxTokens, temperature = 0, stream = true, stream_options = new { include_usage = true } });
-        var events = await server.StreamAsync("v1/completions", body);
+        var events = await ServerFixture.StreamAsync(http, new Uri(server, "v1/completions"), body);
         Assert.Equal("[DONE]", events[^1]);
         var text = new StringBuilder();
         int tokens = 0;
@@ -48,32 +50,38 @@ public sealed class ConcurrencyTests(ServerFixture server, ITestOutputHelper out
     }
 
     /// <summary>
-    /// Logs tokens/s with 1 streaming client and with 8 at once, over five rounds and their median (asserts nothing
-    /// about timing: the machine is shared; the numbers go to docs/benchmarks.md).
+    /// Logs tokens/s with 1 streaming client and with 8 at once, over five rounds and their median. It asserts
+    /// nothing about timing (the machine is shared); the numbers go to docs/benchmarks.md. The model is stories260K,
+    /// or the GGUF named by AUGUR_THROUGHPUT_MODEL (e.g. from <c>augur synth --preset 110m</c>), which gets 64
+    /// tokens per request instead of 400 so a round stays short.
     /// </summary>
     [Fact]
     public async Task Throughput_eight_clients_versus_one()
     {
-        const int tokens = 400;
-        await StreamText(Prompts[0], 16); // warm up
+        string? model = Environment.GetEnvironmentVariable("AUGUR_THROUGHPUT_MODEL");
+        int tokens = model is null ? 400 : 64;
+        await using var bench = await ServerFixture.StartAsync(new Augur.Server.ServerOptions { ModelPath = model ?? ServerFixture.ModelPath, Port = 0, Parallel = 8 });
+        using var http = new HttpClient { Timeout = TimeSpan.FromMinutes(10) };
+        Task<(string Text, int Tokens)> Run(string prompt) => StreamText(http, bench.Address, prompt, tokens);
+
+        await Run(Prompts[0]); // warm up
         var rates = new List<(double One, double Eight)>();
         for (int round = 1; round <= 5; round++)
         {
             var one = Stopwatch.StartNew();
-            int single = (await StreamText(Prompts[0], tokens)).Tokens;
+            int single = (await Run(Prompts[0])).Tokens;
             one.Stop();
             var eight = Stopwatch.StartNew();
-            var results = await Task.WhenAll(Prompts.Select(p => StreamText(p, tokens)));
+            var results = await Task.WhenAll(Prompts.Select(Run));
             eight.Stop();
             int total = results.Sum(r => r.Tokens);
-            Assert.Equal(tokens, single);
-            Assert.Equal(8 * tokens, total);
+            Assert.True(single > 0 && results.All(r => r.Tokens > 0));
             rates.Add((single / one.Elapsed.TotalSeconds, total / eight.Elapsed.TotalSeconds));
-            output.WriteLine($"round {round}: 1 client {single} tokens in {one.Elapsed.TotalSeconds:F3} s = {rates[^1].One:F0} tok/s; " +
-                             $"8 clients {total} tokens in {eight.Elapsed.TotalSeconds:F3} s = {rates[^1].Eight:F0} tok/s; ratio {rates[^1].Eight / rates[^1].One:F2}x");
+            output.WriteLine($"round {round}: 1 client {single} tokens in {one.Elapsed.TotalSeconds:F3} s = {rates[^1].One:F1} tok/s; " +
+                             $"8 clients {total} tokens in {eight.Elapsed.TotalSeconds:F3} s = {rates[^1].Eight:F1} tok/s; ratio {rates[^1].Eight / rates[^1].One:F2}x");
         }
         double Median(IEnumerable<double> xs) => xs.Order().ElementAt(2);
         double m1 = Median(rates.Select(r => r.One)), m8 = Median(rates.Select(r => r.Eight));
-        output.WriteLine($"median: 1 client {m1:F0} tok/s; 8 clients {m8:F0} tok/s; ratio {m8 / m1:F2}x");
+        output.WriteLine($"{Path.GetFileName(model ?? ServerFixture.ModelPath)} median: 1 client {m1:F1} tok/s; 8 clients {m8:F1} tok/s; ratio {m8 / m1:F2}x");
     }
 }

@@ -46,10 +46,12 @@ public sealed class ServerFixture : IAsyncLifetime
     public Task<(int Status, JsonElement Body)> PostAsync(string path, string body) => PostAsync(Http, new Uri(Base, path), body);
 
     /// <summary>POSTs a streaming request and returns the data lines of its server-sent events ("[DONE]" included).</summary>
-    public async Task<List<string>> StreamAsync(string path, string body)
+    public Task<List<string>> StreamAsync(string path, string body) => StreamAsync(Http, new Uri(Base, path), body);
+
+    public static async Task<List<string>> StreamAsync(HttpClient http, Uri url, string body)
     {
-        using var request = new HttpRequestMessage(HttpMethod.Post, new Uri(Base, path)) { Content = new StringContent(body, Encoding.UTF8, "application/json") };
-        using var response = await Http.SendAsync(request, HttpCompletionOption.ResponseHeadersRead);
+        using var request = new HttpRequestMessage(HttpMethod.Post, url) { Content = new StringContent(body, Encoding.UTF8, "application/json") };
+        using var response = await http.SendAsync(request, HttpCompletionOption.ResponseHeadersRead);
         Assert.Equal(200, (int)response.StatusCode);
         Assert.Equal("text/event-stream", response.Content.Headers.ContentType?.MediaType);
         using var reader = new StreamReader(await response.Content.ReadAsStreamAsync());
