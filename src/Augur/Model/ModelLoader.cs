@@ -16,7 +16,11 @@ public static unsafe class ModelLoader
         string arch = file.GetString("general.architecture");
         if (!SupportedArchitectures.Contains(arch))
             throw new ModelFormatException($"{file.Path}: architecture '{arch}' is not supported (supported: {string.Join(", ", SupportedArchitectures)})");
-        int Int(string key) => checked((int)file.GetInt($"{arch}.{key}"));
+        int Int(string key)
+        {
+            long v = file.GetInt($"{arch}.{key}");
+            return v is >= 0 and <= int.MaxValue ? (int)v : throw new ModelFormatException($"{file.Path}: metadata '{arch}.{key}' = {v} is out of range");
+        }
         int heads = Int("attention.head_count");
         int dim = Int("embedding_length");
         var tokens = file.TryGetArray<string>("tokenizer.ggml.tokens");

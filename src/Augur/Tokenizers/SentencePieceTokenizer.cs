@@ -38,7 +38,8 @@ public sealed class SentencePieceTokenizer : ITokenizer
         return Vocabulary.Types[id] switch
         {
             TokenType.Control or TokenType.Unused => [],
-            TokenType.Byte when piece.Length == 6 => [Convert.ToByte(piece.Substring(3, 2), 16)],
+            // A byte piece that is not <0xHH> (a corrupt vocabulary) is rendered as its text rather than failing.
+            TokenType.Byte when piece.Length == 6 && byte.TryParse(piece.AsSpan(3, 2), System.Globalization.NumberStyles.AllowHexSpecifier, null, out byte b) => [b],
             _ => Encoding.UTF8.GetBytes(piece.Replace(SpaceMarker, ' ')),
         };
     }

@@ -1,5 +1,6 @@
 using Augur.Tests.Support;
 using Augur.Tokenizers;
+using CsCheck;
 
 namespace Augur.Tests.Tokenizers;
 
@@ -78,5 +79,25 @@ public sealed class VocabularyFileTests : IDisposable
     {
         var e = Assert.Throws<ModelFormatException>(() => Vocabulary.FromFile(Reference.Tok512Bin));
         Assert.Contains("vocabulary size", e.Message);
+    }
+
+    [Theory]
+    [InlineData("tok512.model")]
+    [InlineData("tok512.bin")]
+    // Whatever bytes are changed, reading the vocabulary and building a tokenizer from it either works or raises
+    // ModelFormatException naming the file.
+    public void Random_byte_changes_yield_a_tokenizer_or_a_ModelFormatException(string file)
+    {
+        var valid = File.ReadAllBytes(SharedAssets.Model(file));
+        string path = _dir.File("fuzz-" + file);
+        Gen.Select(Gen.Int[0, valid.Length - 1], Gen.Byte, Gen.Int[0, valid.Length - 1], Gen.Byte).Sample((i, v, j, u) =>
+        {
+            var bytes = (byte[])valid.Clone();
+            bytes[i] = v;
+            bytes[j] = u;
+            File.WriteAllBytes(path, bytes);
+            try { _ = new SentencePieceTokenizer(Vocabulary.FromFile(path, 512)); }
+            catch (ModelFormatException e) { Assert.Contains(path, e.Message); }
+        }, iter: 1000, threads: 1);
     }
 }
