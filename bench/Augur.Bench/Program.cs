@@ -6,6 +6,7 @@ using Augur.Bench;
 var root = new RootCommand("Augur benchmarks")
 {
     PeerBenchmark.Create(),
+    SpecBenchmark.Create(),
 };
 try
 {

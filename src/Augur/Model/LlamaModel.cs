@@ -32,7 +32,7 @@ public sealed unsafe class LlamaModel : IDisposable
         _s = new RunState(config, maxBatch);
         long maxCols = Math.Max(config.Dim, config.HiddenDim);
         _matmul = new MatMul(_pool, maxBatch * (maxCols + 64) * 2);
-        _attention = new AttentionJob(config, _s, _pool.Threads);
+        _attention = new AttentionJob(config, _s, _pool.MaxParts);
     }
 
     /// <summary>A dense cache for this model: <paramref name="contextLength"/> cells (default: the trained context) per sequence.</summary>
@@ -166,10 +166,10 @@ public sealed unsafe class LlamaModel : IDisposable
         _matmul.Dispose();
     }
 
-    /// <summary>Scaled dot-product attention for every (token, head) of the batch, split across workers.</summary>
-    sealed class AttentionJob(ModelConfig c, RunState s, int workers) : IParallelJob
+    /// <summary>Scaled dot-product attention for every (token, head) of the batch, split into parts.</summary>
+    sealed class AttentionJob(ModelConfig c, RunState s, int maxParts) : IParallelJob
     {
-        readonly float[][] _scores = Enumerable.Range(0, workers).Select(_ => new float[1]).ToArray();
+        readonly float[][] _scores = Enumerable.Range(0, maxParts).Select(_ => new float[1]).ToArray(); // (part) → (cells)
         Batch _batch = null!;
         IKvCache _cache = null!;
         int _layer;
@@ -181,12 +181,12 @@ public sealed unsafe class LlamaModel : IDisposable
                 if (_scores[i].Length < cache.Capacity) _scores[i] = new float[cache.Capacity];
         }
 
-        public void Execute(int worker, int workers)
+        public void Execute(int part, int parts)
         {
             int hd = c.HeadDim, kvDim = c.KvDim;
             float scale = 1f / MathF.Sqrt(hd);
-            var (i0, i1) = WorkerPool.Split(_batch.Count * c.Heads, worker, workers);
-            var scores = _scores[worker];
+            var (i0, i1) = WorkerPool.Split(_batch.Count * c.Heads, part, parts);
+            var scores = _scores[part];
             for (int item = i0; item < i1; item++)
             {
                 int t = item / c.Heads, h = item % c.Heads;

@@ -5,20 +5,22 @@ namespace Augur.Speculative;
 /// <summary>
 /// Speculates only when it pays. Each step uses one of several drafters or none (plain decoding), and the
 /// wall-clock rate each choice achieved — tokens emitted per second over its whole step, drafting and
-/// verification included — is tracked as a moving average. The best choice is used; every
-/// <see cref="ExploreEvery"/> steps the choice tried least recently is measured again, so a drafter that
-/// starts to pay (or stops) is noticed. Since "none" is always a choice, a drafter that loses to plain
-/// decoding stops being used after its first measurements.
+/// verification included — is tracked as a moving average. The best choice is used; a losing choice is
+/// re-measured after a wait that doubles each time it loses again (from <see cref="FirstRetry"/> steps up to
+/// <see cref="MaxRetry"/>), so a drafter that starts to pay is noticed while one that does not costs
+/// almost nothing. Since "none" is always a choice, speculation that loses to plain decoding stops.
 /// </summary>
 public sealed class AdaptiveDrafter : IDrafter
 {
-    const int ExploreEvery = 24;
+    const int FirstRetry = 16;
+    const int MaxRetry = 4096;
     const int WarmupSteps = 3;
     const double Smoothing = 0.2;
     readonly IDrafter?[] _choices; // null = plain decoding
     readonly double[] _rate;
     readonly int[] _tries;
-    readonly long[] _lastTried;
+    readonly long[] _retryAt;   // step at which a losing choice is measured again
+    readonly int[] _retryWait;
     readonly Stopwatch _clock = new();
     long _step;
     int _current;
@@ -28,7 +30,8 @@ public sealed class AdaptiveDrafter : IDrafter
         _choices = [null, .. drafters];
         _rate = new double[_choices.Length];
         _tries = new int[_choices.Length];
-        _lastTried = new long[_choices.Length];
+        _retryAt = new long[_choices.Length];
+        _retryWait = Enumerable.Repeat(FirstRetry, _choices.Length).ToArray();
     }
 
     public string Name => "auto";
@@ -43,8 +46,8 @@ public sealed class AdaptiveDrafter : IDrafter
 
     public void Propose(ReadOnlySpan<int> context, DraftTree tree)
     {
+        _step++;
         _current = Choose();
-        _lastTried[_current] = ++_step;
         _clock.Restart();
         _choices[_current]?.Propose(context, tree);
     }
@@ -53,14 +56,9 @@ public sealed class AdaptiveDrafter : IDrafter
     {
         for (int i = 0; i < _choices.Length; i++)
             if (_tries[i] < WarmupSteps) return i;
-        if (_step % ExploreEvery == 0)
-        {
-            int stalest = 0;
-            for (int i = 1; i < _choices.Length; i++) if (_lastTried[i] < _lastTried[stalest]) stalest = i;
-            return stalest;
-        }
-        int best = 0;
-        for (int i = 1; i < _choices.Length; i++) if (_rate[i] > _rate[best]) best = i;
+        int best = Best();
+        for (int i = 0; i < _choices.Length; i++)
+            if (i != best && _step >= _retryAt[i]) return i;
         return best;
     }
 
@@ -73,5 +71,18 @@ public sealed class AdaptiveDrafter : IDrafter
         int i = _current;
         _rate[i] = _tries[i] == 0 ? rate : (1 - Smoothing) * _rate[i] + Smoothing * rate;
         _tries[i]++;
+        if (_tries[i] >= WarmupSteps && i != Best())
+        {
+            _retryAt[i] = _step + _retryWait[i];
+            _retryWait[i] = Math.Min(MaxRetry, _retryWait[i] * 2);
+        }
+        else if (i == Best()) _retryWait[i] = FirstRetry;
+    }
+
+    int Best()
+    {
+        int best = 0;
+        for (int i = 1; i < _choices.Length; i++) if (_rate[i] > _rate[best]) best = i;
+        return best;
     }
 }

@@ -80,12 +80,12 @@ public sealed unsafe class MatMul : IParallelJob, IDisposable
         _x[i] = dst;
     }
 
-    public void Execute(int worker, int workers)
+    public void Execute(int part, int parts)
     {
         for (int m = 0; m < _count; m++)
         {
             var w = _w[m];
-            var (r0, r1) = WorkerPool.Split(w.Rows, worker, workers, align: 4);
+            var (r0, r1) = WorkerPool.Split(w.Rows, part, parts, align: 4);
             if (r0 < r1)
                 w.Format.MultiplyRows(w.Data, w.RowBytes, _x[m], _xBytes[m], _tokens, _y[m], w.Rows, r0, r1, w.Cols);
         }

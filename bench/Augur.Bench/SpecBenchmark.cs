@@ -1,0 +1,160 @@
+using System.CommandLine;
+using System.Diagnostics;
+using System.Text.Json;
+using Augur.Generation;
+using Augur.Model;
+using Augur.Sampling;
+using Augur.Speculative;
+using Spectre.Console;
+
+namespace Augur.Bench;
+
+/// <summary>
+/// <c>spec</c>: a Spec-Bench-style table of the training-free drafters on the first sentence of 50 TinyStories
+/// validation stories (greedy, 128 new tokens each): tokens per verification step, wall-clock speedup against
+/// plain greedy decoding measured in the same run (each prompt runs plain and then every drafter, so drift hits
+/// all alike), and whether the output is identical. With <c>--cost-model</c>, also the cost of verifying k draft
+/// tokens relative to decoding one on that (larger) model, which says what each acceptance rate buys there.
+/// </summary>
+static class SpecBenchmark
+{
+    public static Command Create()
+    {
+        var model = new Option<string>("--model", "-m") { Description = "the target GGUF (default: stories260K.gguf)" };
+        var draftModel = new Option<string?>("--draft-model") { Description = "a smaller model with the same vocabulary, for the 'draft' row" };
+        var prompts = new Option<int>("--prompts") { DefaultValueFactory = _ => 50 };
+        var tokens = new Option<int>("--tokens") { DefaultValueFactory = _ => 128 };
+        var costModel = new Option<string?>("--cost-model") { Description = "GGUF on which to measure verification cost for k = 1..64 (e.g. the 110m synthetic preset)" };
+        var json = new Option<bool>("--json") { Description = "end with one JSON line of the results" };
+        var cmd = new Command("spec", "speculative decoding: accepted tokens per step and speedup of each drafter") { model, draftModel, prompts, tokens, costModel, json };
+        cmd.SetAction(r =>
+        {
+            string path = r.GetValue(model) ?? SharedAssets.Model(SharedAssets.DefaultModel);
+            var rows = Measure(path, r.GetValue(draftModel), r.GetValue(prompts), r.GetValue(tokens));
+            var table = new Table().AddColumns("drafter", "tokens/step", "acceptance", "speedup", "identical");
+            foreach (var row in rows)
+                table.AddRow(row.Name, row.MeanAccepted.ToString("F2"), row.AcceptanceRate.ToString("P0"), $"{row.Speedup:F2}×", row.Identical ? "yes" : "[red]NO[/]");
+            AnsiConsole.Write(table);
+            List<object>? costs = null;
+            if (r.GetValue(costModel) is { } cm)
+            {
+                costs = [];
+                var costTable = new Table().AddColumns("k", "verify ms", "cost ÷ one decode");
+                foreach (var (k, ms, ratio) in VerificationCost(File.Exists(cm) ? cm : SyntheticModel.ResolvePath(cm)))
+                {
+                    costTable.AddRow(k.ToString(), ms.ToString("F2"), ratio.ToString("F2"));
+                    costs.Add(new { k, ms, ratio });
+                }
+                AnsiConsole.Write(costTable);
+            }
+            if (r.GetValue(json))
+                Console.WriteLine(JsonSerializer.Serialize(new
+                {
+                    drafters = rows.Select(x => new { name = x.Name, mean_accepted = x.MeanAccepted, acceptance = x.AcceptanceRate, speedup = x.Speedup, identical = x.Identical }),
+                    verify_cost = costs,
+                }));
+            return 0;
+        });
+        return cmd;
+    }
+
+    sealed record Row(string Name, double MeanAccepted, double AcceptanceRate, double Speedup, bool Identical);
+
+    static string[] FirstSentences(int count) => File.ReadAllText(SharedAssets.Data("tinystories-valid-sample.txt"))
+        .Split("<|endoftext|>", StringSplitOptions.RemoveEmptyEntries)
+        .Select(s => s.Trim()).Where(s => s.Length > 0)
+        .Select(s => s[..(s.IndexOf('.') is int dot and >= 0 ? dot + 1 : s.Length)])
+        .Take(count).ToArray();
+
+    static List<Row> Measure(string path, string? draftPath, int promptCount, int tokens)
+    {
+        using var target = LoadedModel.Open(path);
+        using var draft = draftPath is null ? null : LoadedModel.Open(draftPath);
+        string[] names = ["lookup", "recycling", "aded", "swift", "auto", .. draft is null ? Array.Empty<string>() : ["draft"]];
+        var plain = new Generator(target.Model, target.Tokenizer);
+        var generators = names.Select(n =>
+        {
+            var g = new Generator(target.Model, target.Tokenizer);
+            g.Drafter = Drafters.Create(n, target.Model, g.Cache, draft?.Model);
+            return g;
+        }).ToArray();
+        var prompts = FirstSentences(promptCount);
+        var plainTime = TimeSpan.Zero;
+        var time = new TimeSpan[names.Length];
+        var steps = new long[names.Length];
+        var emitted = new long[names.Length];
+        var drafted = new long[names.Length];
+        var accepted = new long[names.Length];
+        var identical = Enumerable.Repeat(true, names.Length).ToArray();
+
+        GenerationRequest Request(string prompt) => new() { Prompt = prompt, MaxTokens = tokens, Sampling = SamplingOptions.Greedy };
+        // Warm-up: JIT and caches, on a prompt outside the measured set.
+        plain.Generate(Request("Once upon a time"));
+        foreach (var g in generators) g.Generate(Request("Once upon a time"));
+
+        AnsiConsole.Progress().Start(ctx =>
+        {
+            var task = ctx.AddTask("prompts", maxValue: prompts.Length);
+            foreach (var prompt in prompts)
+            {
+                var clock = Stopwatch.StartNew();
+                var expected = plain.Generate(Request(prompt));
+                plainTime += clock.Elapsed;
+                for (int i = 0; i < names.Length; i++)
+                {
+                    clock.Restart();
+                    var result = generators[i].Generate(Request(prompt));
+                    time[i] += clock.Elapsed;
+                    var st = result.Speculation!;
+                    steps[i] += st.Steps;
+                    emitted[i] += st.Accepted + st.Steps;
+                    drafted[i] += st.Drafted;
+                    accepted[i] += st.Accepted;
+                    identical[i] &= result.Ids.AsSpan().SequenceEqual(expected.Ids);
+                }
+                task.Increment(1);
+            }
+        });
+        return names.Select((n, i) => new Row(n, (double)emitted[i] / steps[i], drafted[i] == 0 ? 0 : (double)accepted[i] / drafted[i],
+            plainTime / time[i], identical[i])).ToList();
+    }
+
+    /// <summary>Time of one forward over the last token plus k draft tokens (a chain) at context 256, against k = 0.</summary>
+    static IEnumerable<(int K, double Ms, double Ratio)> VerificationCost(string path)
+    {
+        using var loaded = LoadedModel.Open(path);
+        var m = loaded.Model;
+        var cache = m.CreateCache(1024);
+        var batch = new Batch(m.MaxBatch);
+        const int Context = 256;
+        for (int i = 0; i < Context; i += 64)
+        {
+            batch.Clear();
+            for (int j = i; j < i + 64; j++) batch.Add(j % m.Config.VocabSize, j, 0, logits: false);
+            m.Forward(batch, cache);
+        }
+        double Time(int k)
+        {
+            var samples = new List<double>();
+            for (int rep = 0; rep < 7; rep++)
+            {
+                batch.Clear();
+                for (int j = 0; j <= k; j++) batch.Add((7 * j + 3) % m.Config.VocabSize, Context + j, 0, logits: true);
+                var clock = Stopwatch.StartNew();
+                m.Forward(batch, cache);
+                samples.Add(clock.Elapsed.TotalMilliseconds);
+                cache.Trim(0, Context);
+            }
+            samples.Sort();
+            return samples[samples.Count / 2];
+        }
+        Time(0);
+        double one = Time(0);
+        yield return (0, one, 1);
+        foreach (int k in new[] { 1, 2, 4, 8, 16, 32, 64 })
+        {
+            double t = Time(k);
+            yield return (k, t, t / one);
+        }
+    }
+}
