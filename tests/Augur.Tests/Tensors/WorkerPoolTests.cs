@@ -6,15 +6,15 @@ namespace Augur.Tests.Tensors;
 public class WorkerPoolTests
 {
     [Fact]
-    public void Split_gives_every_index_to_exactly_one_worker_in_aligned_chunks()
+    public void Split_gives_every_index_to_exactly_one_part_in_aligned_chunks()
     {
-        Gen.Select(Gen.Int[0, 100_000], Gen.Int[1, 64], Gen.Int[1, 64]).Sample((count, workers, align) =>
+        Gen.Select(Gen.Int[0, 100_000], Gen.Int[1, 64], Gen.Int[1, 64]).Sample((count, parts, align) =>
         {
             int expectedStart = 0;
-            for (int w = 0; w < workers; w++)
+            for (int p = 0; p < parts; p++)
             {
-                var (start, end) = WorkerPool.Split(count, w, workers, align);
-                // Shares are contiguous and in worker order, so together they tile [0, count) with no gap or overlap.
+                var (start, end) = WorkerPool.Split(count, p, parts, align);
+                // Shares are contiguous and in part order, so together they tile [0, count) with no gap or overlap.
                 Assert.Equal(expectedStart, start);
                 Assert.True(end >= start);
                 Assert.True(start % align == 0 || start == count);
@@ -25,57 +25,71 @@ public class WorkerPoolTests
         });
     }
 
-    sealed class Job(Action<int> body) : IParallelJob
+    /// <summary>Counts how often each part ran; <paramref name="body"/> runs inside every part.</summary>
+    sealed class Job(int maxParts, Action<int> body) : IParallelJob
     {
-        public readonly int[] Calls = new int[8];
-        public void Execute(int worker, int workers)
-        {
-            Interlocked.Increment(ref Calls[worker]);
-            body(worker);
-        }
-    }
+        public readonly int[] Calls = new int[maxParts];
+        public int Parts;
 
-    [Fact]
-    public void Run_executes_the_job_once_on_every_worker()
-    {
-        using var pool = new WorkerPool(3);
-        for (int round = 0; round < 100; round++)
+        public void Execute(int part, int parts)
         {
-            var job = new Job(_ => { });
-            pool.Run(job);
-            Assert.Equal([1, 1, 1, 0, 0, 0, 0, 0], job.Calls);
+            Parts = parts;
+            Interlocked.Increment(ref Calls[part]);
+            body(part);
         }
-    }
-
-    [Fact]
-    public void An_exception_on_a_worker_thread_reaches_the_caller_and_the_pool_keeps_working()
-    {
-        using var pool = new WorkerPool(2);
-        var boom = new InvalidOperationException("boom on worker 1");
-        var e = Assert.Throws<AggregateException>(() => pool.Run(new Job(w => { if (w == 1) throw boom; })));
-        Assert.Same(boom, e.InnerException);
-        var next = new Job(_ => { });
-        pool.Run(next);
-        Assert.Equal([1, 1, 0, 0, 0, 0, 0, 0], next.Calls);
     }
 
     [Theory]
     [InlineData(1)]
-    [InlineData(2)]
-    public void An_exception_on_the_calling_thread_propagates_after_the_other_workers_finish(int threads)
+    [InlineData(3)]
+    public void Run_executes_every_part_exactly_once(int threads)
     {
         using var pool = new WorkerPool(threads);
-        int finished = 0;
-        var e = Assert.Throws<InvalidOperationException>(() => pool.Run(new Job(w =>
+        for (int round = 0; round < 20; round++)
         {
-            if (w == 0) throw new InvalidOperationException("boom on worker 0");
-            Thread.Sleep(50);
+            var job = new Job(pool.MaxParts, _ => { });
+            pool.Run(job);
+            Assert.InRange(job.Parts, 1, pool.MaxParts);
+            Assert.All(job.Calls[..job.Parts], c => Assert.Equal(1, c));
+            Assert.All(job.Calls[job.Parts..], c => Assert.Equal(0, c));
+        }
+    }
+
+    [Fact]
+    public void A_small_job_runs_as_one_part_on_the_calling_thread()
+    {
+        using var pool = new WorkerPool(2);
+        int thread = -1;
+        var job = new Job(pool.MaxParts, _ => thread = Environment.CurrentManagedThreadId);
+        pool.Run(job, work: WorkerPool.MinParallelWork - 1);
+        Assert.Equal(1, job.Parts);
+        Assert.Equal(Environment.CurrentManagedThreadId, thread);
+    }
+
+    static Exception Root(Exception e) => e is AggregateException { InnerException: { } inner } ? inner : e;
+
+    [Theory]
+    [InlineData(1, 0)]
+    [InlineData(2, 0)]
+    [InlineData(2, 5)]
+    // Whichever thread runs the failing part, Run waits for the other parts, then the exception reaches the caller.
+    public void An_exception_in_a_part_reaches_the_caller_after_the_other_parts_finish_and_the_pool_keeps_working(int threads, int failing)
+    {
+        using var pool = new WorkerPool(threads);
+        var boom = new InvalidOperationException($"boom in part {failing}");
+        int finished = 0;
+        var job = new Job(pool.MaxParts, part =>
+        {
+            if (part == failing) throw boom;
+            Thread.Sleep(5);
             Interlocked.Increment(ref finished);
-        })));
-        Assert.Equal("boom on worker 0", e.Message);
-        Assert.Equal(threads - 1, Volatile.Read(ref finished)); // Run did not return while a worker was still inside the job
-        var next = new Job(_ => { });
+        });
+        var e = Assert.ThrowsAny<Exception>(() => pool.Run(job));
+        Assert.Same(boom, Root(e));
+        Assert.Equal(job.Parts - 1, Volatile.Read(ref finished)); // Run did not return while a part was still running
+
+        var next = new Job(pool.MaxParts, _ => { });
         pool.Run(next);
-        Assert.Equal(threads, next.Calls.Sum());
+        Assert.All(next.Calls[..next.Parts], c => Assert.Equal(1, c));
     }
 }
