@@ -120,7 +120,8 @@ public sealed class BadInputTests(ServerFixture server)
         string body = $$"""{"messages":[{"role":"user","content":"x"}],"padding":"{{new string('a', 9 << 20)}}"}""";
         using var request = new HttpRequestMessage(HttpMethod.Post, new Uri(server.Base, Chat)) { Content = new StringContent(body, Encoding.UTF8, "application/json") };
         request.Headers.ExpectContinue = true;
-        using var response = await server.Http.SendAsync(request);
+        using var http = new HttpClient(new SocketsHttpHandler { Expect100ContinueTimeout = TimeSpan.FromMinutes(1) }); // a slow machine must not start the upload
+        using var response = await http.SendAsync(request);
         AssertError(413, ((int)response.StatusCode, JsonDocument.Parse(await response.Content.ReadAsStringAsync()).RootElement), code: "request_too_large");
         await AssertStillWorks();
     }
