@@ -1,4 +1,5 @@
 using System.Runtime.InteropServices;
+using System.Runtime.Intrinsics;
 using Augur.Cache;
 using Augur.Tensors;
 
@@ -187,28 +188,53 @@ public sealed unsafe class LlamaModel : IDisposable
             float scale = 1f / MathF.Sqrt(hd);
             var (i0, i1) = WorkerPool.Split(_batch.Count * c.Heads, part, parts);
             var scores = _scores[part];
-            for (int item = i0; item < i1; item++)
+            fixed (float* sp = scores, qAll = s.Q, outAll = s.Xb)
             {
-                int t = item / c.Heads, h = item % c.Heads;
-                int seq = _batch.Sequences[t];
-                int kvOffset = h / c.QueriesPerKv * hd;
-                var keys = _cache.Keys(_layer, seq);
-                var values = _cache.Values(_layer, seq);
-                var q = s.Q.AsSpan(t * c.Dim + h * hd, hd);
-                int end = s.VisibleEnd[t], e0 = s.ExtraStart[t], e1 = s.ExtraStart[t + 1];
-                int count = end + (e1 - e0);
-                for (int cell = 0; cell < end; cell++)
-                    scores[cell] = System.Numerics.Tensors.TensorPrimitives.Dot(q, keys.Slice(cell * kvDim + kvOffset, hd)) * scale;
-                for (int e = e0; e < e1; e++)
-                    scores[end + e - e0] = System.Numerics.Tensors.TensorPrimitives.Dot(q, keys.Slice(s.Extra[e] * kvDim + kvOffset, hd)) * scale;
-                Ops.Softmax(scores.AsSpan(0, count));
-                var output = s.Xb.AsSpan(t * c.Dim + h * hd, hd);
-                output.Clear();
-                for (int i = 0; i < count; i++)
+                for (int item = i0; item < i1; item++)
                 {
-                    int cell = i < end ? i : s.Extra[e0 + i - end];
-                    System.Numerics.Tensors.TensorPrimitives.MultiplyAdd(values.Slice(cell * kvDim + kvOffset, hd), scores[i], output, output);
+                    int t = item / c.Heads, h = item % c.Heads;
+                    int seq = _batch.Sequences[t];
+                    int kvOffset = h / c.QueriesPerKv * hd;
+                    int end = s.VisibleEnd[t], e0 = s.ExtraStart[t], e1 = s.ExtraStart[t + 1];
+                    int count = end + (e1 - e0);
+                    float* q = qAll + t * c.Dim + h * hd;
+                    float* output = outAll + t * c.Dim + h * hd;
+                    fixed (float* keys = _cache.Keys(_layer, seq), values = _cache.Values(_layer, seq))
+                    {
+                        for (int cell = 0; cell < end; cell++)
+                            sp[cell] = Simd.Dot(q, keys + cell * kvDim + kvOffset, hd) * scale;
+                        for (int e = e0; e < e1; e++)
+                            sp[end + e - e0] = Simd.Dot(q, keys + s.Extra[e] * kvDim + kvOffset, hd) * scale;
+                        Ops.Softmax(scores.AsSpan(0, count));
+                        WeightedSum(sp, values + kvOffset, kvDim, end, s.Extra.AsSpan(e0, e1 - e0), output, hd);
+                    }
                 }
+            }
+        }
+
+        /// <summary>output = Σ_i p_i · v(cell_i), cells 0..end-1 then the listed extras; accumulated in registers
+        /// 8 lanes at a time when the head size allows.</summary>
+        static void WeightedSum(float* p, float* v, int stride, int end, ReadOnlySpan<int> extra, float* output, int hd)
+        {
+            int d = 0;
+            if (Vector256.IsHardwareAccelerated)
+            {
+                for (; d + 8 <= hd; d += 8)
+                {
+                    var acc = Vector256<float>.Zero;
+                    for (int i = 0; i < end; i++)
+                        acc = Vector256.FusedMultiplyAdd(Vector256.Create(p[i]), Vector256.Load(v + i * stride + d), acc);
+                    for (int e = 0; e < extra.Length; e++)
+                        acc = Vector256.FusedMultiplyAdd(Vector256.Create(p[end + e]), Vector256.Load(v + extra[e] * stride + d), acc);
+                    acc.Store(output + d);
+                }
+            }
+            for (; d < hd; d++)
+            {
+                float acc = 0;
+                for (int i = 0; i < end; i++) acc += p[i] * v[i * stride + d];
+                for (int e = 0; e < extra.Length; e++) acc += p[end + e] * v[extra[e] * stride + d];
+                output[d] = acc;
             }
         }
     }
