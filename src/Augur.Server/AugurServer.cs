@@ -37,12 +37,13 @@ public sealed class AugurServer : IAsyncDisposable
 
         var builder = WebApplication.CreateSlimBuilder(new WebApplicationOptions { ContentRootPath = AppContext.BaseDirectory });
         builder.Logging.SetMinimumLevel(LogLevel.Warning);
+        // A failed start (port in use) surfaces as the exception StartAsync throws; the host's stack-trace log adds nothing.
+        builder.Logging.AddFilter("Microsoft.Extensions.Hosting.Internal.Host", LogLevel.Critical);
         builder.WebHost.ConfigureKestrel(k =>
         {
             k.Limits.MaxRequestBodySize = options.MaxBodyBytes;
             if (options.Host == "localhost") k.ListenLocalhost(options.Port);
-            else if (IPAddress.TryParse(options.Host, out var ip)) k.Listen(ip, options.Port);
-            else throw new InvalidRequestException($"--host '{options.Host}' is not an IP address or 'localhost'");
+            else k.Listen(IPAddress.Parse(options.Host), options.Port);
         });
         _app = builder.Build();
         _app.Use(Errors);
@@ -67,6 +68,8 @@ public sealed class AugurServer : IAsyncDisposable
         if (options.Parallel < 1) throw new InvalidRequestException($"--parallel must be ≥ 1 (got {options.Parallel})");
         if (options.Port is < 0 or > 65535) throw new InvalidRequestException($"--port must be in [0, 65535] (got {options.Port})");
         if (options.ContextLength is < 2) throw new InvalidRequestException($"--ctx must be ≥ 2 (got {options.ContextLength})");
+        if (options.Host != "localhost" && !IPAddress.TryParse(options.Host, out _))
+            throw new InvalidRequestException($"--host '{options.Host}' is not an IP address or 'localhost'");
         var model = LoadedModel.Open(options.ModelPath, options.TokenizerPath);
         try
         {
