@@ -21,7 +21,7 @@ public sealed class BatchAndCacheTests : IDisposable
     {
         var cache = M.CreateCache();
         var batch = new Batch(M.MaxBatch);
-        foreach (var (t, i) in Prompt.Select((t, i) => (t, i))) batch.Add(t, i, 0, logits: false);
+        AddPrompt(batch);
         M.Forward(batch, cache);
         var rows = new List<float[]>();
         foreach (int t in tokens)
@@ -32,6 +32,12 @@ public sealed class BatchAndCacheTests : IDisposable
             rows.Add(M.Logits(0).ToArray());
         }
         return rows;
+    }
+
+    /// <summary>Adds the prompt to sequence 0 at positions 0.. without asking for logits.</summary>
+    static void AddPrompt(Batch batch)
+    {
+        for (int i = 0; i < Prompt.Length; i++) batch.Add(Prompt[i], i, 0, logits: false);
     }
 
     static void AssertBitIdentical(float[] want, ReadOnlySpan<float> got, string what)
@@ -50,7 +56,7 @@ public sealed class BatchAndCacheTests : IDisposable
     {
         var cache = M.CreateCache();
         var batch = new Batch(16);
-        foreach (var (t, i) in Prompt.Select((t, i) => (t, i))) batch.Add(t, i, 0, logits: false);
+        AddPrompt(batch);
         M.Forward(batch, cache);
         int p = Prompt.Length;
         batch.Clear();
@@ -85,7 +91,7 @@ public sealed class BatchAndCacheTests : IDisposable
     {
         var cache = M.CreateCache();
         var batch = new Batch(16);
-        foreach (var (t, i) in Prompt.Select((t, i) => (t, i))) batch.Add(t, i, 0, logits: false);
+        AddPrompt(batch);
         M.Forward(batch, cache);
         batch.Clear();
         batch.Add(A, Prompt.Length, 0, true, parent: -1);
@@ -110,11 +116,12 @@ public sealed class BatchAndCacheTests : IDisposable
         }
         M.Forward(batch, cache);
         var shared = Rows(batch.OutputCount);
+        var (otherAlone, promptAlone) = (Alone(other), Alone(Prompt));
         int row = 0;
         for (int i = 0; i < Math.Max(Prompt.Length, other.Length); i++)
         {
-            if (i < other.Length) AssertBitIdentical(Alone(other)[i], shared[row++], $"the_cat token {i}");
-            if (i < Prompt.Length) AssertBitIdentical(Alone(Prompt)[i], shared[row++], $"once_upon_a_time token {i}");
+            if (i < other.Length) AssertBitIdentical(otherAlone[i], shared[row++], $"the_cat token {i}");
+            if (i < Prompt.Length) AssertBitIdentical(promptAlone[i], shared[row++], $"once_upon_a_time token {i}");
         }
     }
 
@@ -137,7 +144,7 @@ public sealed class BatchAndCacheTests : IDisposable
     {
         var cache = M.CreateCache();
         var batch = new Batch(16);
-        foreach (var (t, i) in Prompt.Select((t, i) => (t, i))) batch.Add(t, i, 0, logits: false);
+        AddPrompt(batch);
         foreach (var (t, i) in new[] { A, B1, C }.Select((t, i) => (t, i))) batch.Add(t, Prompt.Length + i, 0, logits: false);
         M.Forward(batch, cache);
         cache.Trim(0, Prompt.Length + 1); // keep A, drop B1 and C
@@ -159,7 +166,7 @@ public sealed class BatchAndCacheTests : IDisposable
         var m = loaded.Model;
         var cache = m.CreateCache();
         var batch = new Batch(m.MaxBatch);
-        foreach (var (t, i) in Prompt.Select((t, i) => (t, i))) batch.Add(t, i, 0, logits: i == Prompt.Length - 1);
+        AddPrompt(batch);
         m.Forward(batch, cache);
         void Step(int token)
         {
