@@ -233,8 +233,8 @@ public sealed class BatchScheduler : IDisposable
         _active.Remove(job);
         _slots[job.Sequence] = null;
         _cache.Clear(job.Sequence);
+        lock (_lock) _inFlight--; // before completing, so whoever awaits the result may submit again at once
         job.End(reason, error);
-        lock (_lock) _inFlight--;
     }
 
     static float LogSumExp(ReadOnlySpan<float> logits)
