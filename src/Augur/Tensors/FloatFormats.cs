@@ -24,25 +24,31 @@ public sealed unsafe class F32Format : WeightFormat
     public override void MultiplyRows(byte* weights, long rowBytes, byte* activations, long activationBytes,
         int tokens, float* y, int yStride, int r0, int r1, int n)
     {
+        int rowStride = (int)(rowBytes / 4), xStride = (int)(activationBytes / 4);
+        float* w = (float*)weights, x = (float*)activations;
         int t = 0;
-        // Four tokens at a time: each weight vector loaded once feeds four FMAs (prefill becomes compute-bound).
         for (; t + 4 <= tokens; t += 4)
         {
-            float* x0 = (float*)(activations + t * activationBytes);
-            for (int r = r0; r < r1; r++)
+            float* xt = x + (long)t * xStride;
+            float* yt = y + (long)t * yStride;
+            int r = r0;
+            for (; r + 3 <= r1; r += 3) Simd.Tile3x4(w + (long)r * rowStride, rowStride, xt, xStride, n, yt + r, yStride);
+            for (; r < r1; r++)
             {
-                Simd.Dot4((float*)(weights + r * rowBytes), x0, (int)(activationBytes / 4), n, out float d0, out float d1, out float d2, out float d3);
-                y[(long)t * yStride + r] = d0;
-                y[(long)(t + 1) * yStride + r] = d1;
-                y[(long)(t + 2) * yStride + r] = d2;
-                y[(long)(t + 3) * yStride + r] = d3;
+                Simd.Dot4(w + (long)r * rowStride, xt, xStride, n, out float d0, out float d1, out float d2, out float d3);
+                yt[r] = d0; yt[yStride + r] = d1; yt[2 * yStride + r] = d2; yt[3 * yStride + r] = d3;
             }
         }
         for (; t < tokens; t++)
         {
-            float* x = (float*)(activations + t * activationBytes);
-            for (int r = r0; r < r1; r++)
-                y[(long)t * yStride + r] = Simd.Dot((float*)(weights + r * rowBytes), x, n);
+            float* xt = x + (long)t * xStride;
+            float* yt = y + (long)t * yStride;
+            int r = r0;
+            for (; r + 4 <= r1; r += 4)
+            {
+                Simd.DotRows4(w + (long)r * rowStride, rowStride, xt, n, out yt[r], out yt[r + 1], out yt[r + 2], out yt[r + 3]);
+            }
+            for (; r < r1; r++) yt[r] = Simd.Dot(w + (long)r * rowStride, xt, n);
         }
     }
 }

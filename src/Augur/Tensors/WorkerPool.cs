@@ -21,7 +21,7 @@ public sealed class WorkerPool : IDisposable
     const int PartsPerThread = 4;
 
     /// <summary>Below this many multiply-adds a job runs on the calling thread alone: waking a worker costs more.</summary>
-    public const long MinParallelWork = 1 << 19;
+    public const long MinParallelWork = 1 << 16;
 
     readonly Thread[] _threads;
     readonly ManualResetEventSlim[] _wake;
