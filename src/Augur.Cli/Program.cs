@@ -8,6 +8,7 @@ var root = new RootCommand("augur: run large language models in pure .NET")
     InspectCommand.Create(),
     ConvertCommand.Create(),
     SynthCommand.Create(),
+    QuantizeCommand.Create(),
     ServeCommand.Create(),
 };
 try
