@@ -13,13 +13,15 @@ namespace Augur.Bench;
 /// </summary>
 static class PeerBenchmark
 {
+    static readonly JsonSerializerOptions JsonOutput = new() { Encoder = System.Text.Encodings.Web.JavaScriptEncoder.UnsafeRelaxedJsonEscaping };
+
     public static Command Create()
     {
         var model = new Option<string>("--model", "-m") { Description = $"the GGUF file; a bare name not found here is looked up in {SyntheticModel.CacheFolder}", Required = true };
         var pp = new Option<int>("--pp") { Description = "prompt tokens, processed as one batch", DefaultValueFactory = _ => 512 };
         var tg = new Option<int>("--tg") { Description = "tokens generated one at a time", DefaultValueFactory = _ => 128 };
         var threads = new Option<int>("--threads", "-t") { Description = "threads for each engine", DefaultValueFactory = _ => 2 };
-        var reps = new Option<int>("--reps", "-r") { Description = "measured repetitions per engine and test, after one warm-up", DefaultValueFactory = _ => 5 };
+        var reps = new Option<int>("--reps", "-r") { Description = "measured repetitions per engine and test, after two warm-up rounds", DefaultValueFactory = _ => 5 };
         var json = new Option<bool>("--json") { Description = "end with one JSON line of the results" };
         var breakdown = new Option<bool>("--breakdown") { Description = "also show where Augur's time goes (matrix groups against the rest)" };
         var cmd = new Command("peer", "Augur vs llama.cpp: prompt processing and generation tokens/s, decode bandwidth") { model, pp, tg, threads, reps, json, breakdown };
@@ -30,7 +32,7 @@ static class PeerBenchmark
                 throw new InvalidRequestException("--pp, --tg, --threads and --reps must be at least 1");
             var result = Run(options);
             Print(options, result);
-            if (r.GetValue(json)) Console.WriteLine(JsonSerializer.Serialize(result.ToJson(options)));
+            if (r.GetValue(json)) Console.WriteLine(JsonSerializer.Serialize(result.ToJson(options), JsonOutput));
             return 0;
         });
         return cmd;
@@ -102,12 +104,14 @@ static class PeerBenchmark
         IBenchEngine[] engines = [augur, peer];
         var pp = engines.ToDictionary(e => e, _ => new List<double>());
         var tg = engines.ToDictionary(e => e, _ => new List<double>());
-        for (int rep = -1; rep < o.Reps; rep++) // rep −1 is the warm-up: pages the weights in, JITs, sizes buffers
+        // Two warm-up rounds (rep < 0): page the weights in, size buffers, and let the JIT's background
+        // tier-up finish, which would otherwise steal a core from whichever engine runs next.
+        for (int rep = -2; rep < o.Reps; rep++)
         {
             Console.Error.WriteLine(rep < 0 ? "warm-up..." : $"repetition {rep + 1} of {o.Reps}...");
             // Alternate who goes first, and pause between engines so one's spinning threads are asleep
             // before the other starts.
-            foreach (var e in rep % 2 == 0 ? engines : Enumerable.Reverse(engines))
+            foreach (var e in (rep & 1) == 0 ? engines : Enumerable.Reverse(engines))
             {
                 Thread.Sleep(200);
                 double ppSeconds = e.PromptProcessing(ppTokens);
@@ -116,6 +120,7 @@ static class PeerBenchmark
                 if (rep < 0) continue;
                 pp[e].Add(o.Pp / ppSeconds);
                 tg[e].Add(o.Tg / tgSeconds);
+                Console.Error.WriteLine($"  {e.Name}: pp {o.Pp / ppSeconds:F1} tok/s, tg {o.Tg / tgSeconds:F1} tok/s");
             }
         }
         if (o.Breakdown) AugurBreakdown.Print(augur, ppTokens, tgTokens, triad, o.Reps);
@@ -126,7 +131,7 @@ static class PeerBenchmark
     static void Print(Options o, Result r)
     {
         AnsiConsole.MarkupLine($"[bold]{Markup.Escape(Path.GetFileName(o.Model))}[/]: {r.FileType}, {r.Parameters / 1e6:F1}M parameters, " +
-                               $"{r.BytesPerToken / 1e6:F1} MB read per decoded token; {o.Threads} threads, median of {o.Reps} after a warm-up");
+                               $"{r.BytesPerToken / 1e6:F1} MB read per decoded token; {o.Threads} threads, median of {o.Reps} after warm-up");
         var table = new Table().AddColumn("test")
             .AddColumn(new TableColumn("Augur tok/s").RightAligned())
             .AddColumn(new TableColumn("llama.cpp tok/s").RightAligned())
