@@ -17,7 +17,9 @@ public interface IParallelJob
 /// </summary>
 public sealed class WorkerPool : IDisposable
 {
-    const int SpinIterations = 2_000; // ~100 µs of spinning before a worker sleeps
+    // How long an idle worker spins before it sleeps: waking a sleeping thread costs tens of microseconds,
+    // more than many whole ops, while ops of a forward pass follow each other within microseconds.
+    static readonly long SpinTicks = System.Diagnostics.Stopwatch.Frequency / 2000; // 0.5 ms
     const int PartsPerThread = 4;
 
     /// <summary>Below this many multiply-adds a job runs on the calling thread alone: waking a worker costs more.</summary>
@@ -108,11 +110,16 @@ public sealed class WorkerPool : IDisposable
         var wake = _wake[worker];
         while (true)
         {
-            int spins = 0;
+            long spinUntil = System.Diagnostics.Stopwatch.GetTimestamp() + SpinTicks;
             while (Volatile.Read(ref _ticket) >> 32 == seen && !_stopping)
             {
-                if (++spins < SpinIterations) Thread.SpinWait(20);
-                else { wake.Wait(); wake.Reset(); spins = 0; }
+                if (System.Diagnostics.Stopwatch.GetTimestamp() < spinUntil) Thread.SpinWait(20);
+                else
+                {
+                    wake.Wait();
+                    wake.Reset();
+                    spinUntil = System.Diagnostics.Stopwatch.GetTimestamp() + SpinTicks;
+                }
             }
             if (_stopping) return;
             seen = Volatile.Read(ref _ticket) >> 32;
