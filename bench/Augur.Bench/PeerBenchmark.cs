@@ -8,8 +8,8 @@ namespace Augur.Bench;
 
 /// <summary>
 /// <c>peer</c>: prompt processing and text generation speed of Augur and llama.cpp on the same GGUF in the
-/// same run, alternating engines each repetition after a warm-up, with medians and their ratio; and the
-/// memory bandwidth each engine's decoding uses against a triad measured in the same run.
+/// same run, alternating engines each repetition after warm-up, with medians and their ratio; and the
+/// memory bandwidth each engine's decoding uses against a triad sampled between the same repetitions.
 /// </summary>
 static class PeerBenchmark
 {
@@ -41,9 +41,10 @@ static class PeerBenchmark
     sealed record Options(string Model, int Pp, int Tg, int Threads, int Reps, bool Breakdown);
 
     sealed record Result(
-        string FileType, long Parameters, long BytesPerToken, double TriadGBs,
+        string FileType, long Parameters, long BytesPerToken, double[] Triads,
         double[] AugurPp, double[] PeerPp, double[] AugurTg, double[] PeerTg)
     {
+        public double TriadGBs => Median(Triads);
         public double AugurPpMedian => Median(AugurPp);
         public double PeerPpMedian => Median(PeerPp);
         public double AugurTgMedian => Median(AugurTg);
@@ -80,13 +81,11 @@ static class PeerBenchmark
     static Result Run(Options o)
     {
         if (!File.Exists(o.Model)) throw new AssetNotFoundException(o.Model, "model file");
-        Console.Error.WriteLine($"triad bandwidth, {o.Threads} threads...");
-        double triad = Triad.GigabytesPerSecond(o.Threads);
-
         int context = Math.Max(o.Pp, o.Tg);
         Console.Error.WriteLine($"loading {o.Model} in both engines...");
         using var augur = new AugurEngine(o.Model, o.Threads, o.Pp, context);
         using var peer = new LlamaCppEngine(o.Model, o.Threads, o.Pp, context);
+        using var triad = new Triad(o.Threads);
         string fileType;
         long parameters;
         using (var f = GgufFile.Open(o.Model))
@@ -104,6 +103,7 @@ static class PeerBenchmark
         IBenchEngine[] engines = [augur, peer];
         var pp = engines.ToDictionary(e => e, _ => new List<double>());
         var tg = engines.ToDictionary(e => e, _ => new List<double>());
+        var triads = new List<double>();
         // Two warm-up rounds (rep < 0): page the weights in, size buffers, and let the JIT's background
         // tier-up finish, which would otherwise steal a core from whichever engine runs next.
         for (int rep = -2; rep < o.Reps; rep++)
@@ -122,9 +122,13 @@ static class PeerBenchmark
                 tg[e].Add(o.Tg / tgSeconds);
                 Console.Error.WriteLine($"  {e.Name}: pp {o.Pp / ppSeconds:F1} tok/s, tg {o.Tg / tgSeconds:F1} tok/s");
             }
+            // The bandwidth on offer moves with the neighbours, so it is sampled as often as the engines.
+            if (rep < 0) continue;
+            triads.Add(triad.GigabytesPerSecond());
+            Console.Error.WriteLine($"  triad: {triads[^1]:F1} GB/s");
         }
-        if (o.Breakdown) AugurBreakdown.Print(augur, ppTokens, tgTokens, triad, o.Reps);
-        return new Result(fileType, parameters, augur.Model.Weights.BytesPerToken, triad,
+        if (o.Breakdown) AugurBreakdown.Print(augur, ppTokens, tgTokens, Median([.. triads]), o.Reps);
+        return new Result(fileType, parameters, augur.Model.Weights.BytesPerToken, [.. triads],
             [.. pp[augur]], [.. pp[peer]], [.. tg[augur]], [.. tg[peer]]);
     }
 
@@ -141,7 +145,8 @@ static class PeerBenchmark
         table.AddRow($"tg{o.Tg}", Cell(r.AugurTg), Cell(r.PeerTg), $"{r.AugurTgMedian / r.PeerTgMedian:F2}");
         AnsiConsole.Write(table);
         AnsiConsole.MarkupLine($"decode bandwidth: Augur {r.AugurDecodeGBs:F1} GB/s ({r.AugurDecodeGBs / r.TriadGBs:P0} of triad), " +
-                               $"llama.cpp {r.PeerDecodeGBs:F1} GB/s ({r.PeerDecodeGBs / r.TriadGBs:P0}); triad {r.TriadGBs:F1} GB/s ({o.Threads} threads)");
+                               $"llama.cpp {r.PeerDecodeGBs:F1} GB/s ({r.PeerDecodeGBs / r.TriadGBs:P0}); " +
+                               $"triad {r.TriadGBs:F1} GB/s [grey]({r.Triads.Min():F1}–{r.Triads.Max():F1})[/], {o.Threads} threads, sampled each repetition");
     }
 
     static double Median(double[] v)
