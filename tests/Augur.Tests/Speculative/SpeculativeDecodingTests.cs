@@ -44,8 +44,10 @@ public class SpeculativeDecodingTests
             accepted += actual.Speculation!.Accepted;
         }
         Assert.Equal(50, ValidPrompts.Value.Length);
-        // The comparison only means something if drafts were actually accepted.
-        Assert.True(accepted > 100, $"{drafter} accepted only {accepted} draft tokens");
+        // The comparison only means something if drafts were actually accepted. `auto` speculates only while it
+        // measures that speculation pays (on this tiny model it mostly does not), so it must merely have tried.
+        int needed = drafter == "auto" ? 1 : 100;
+        Assert.True(accepted >= needed, $"{drafter} accepted only {accepted} draft tokens");
     }
 
     [Fact]
