@@ -53,46 +53,66 @@ public sealed unsafe class F32Format : WeightFormat
     }
 }
 
-/// <summary>IEEE half weights, widened to F32 in small chunks inside the dot product.</summary>
-public sealed unsafe class F16Format : WeightFormat
+/// <summary>
+/// 16-bit float weights computed by widening rows to F32 and running the F32 kernels on them. A block of rows is
+/// widened once per multiply and reused by every token of the batch (widening per token made batches
+/// compute-bound on conversion); a row's dot with a token is the F32 kernel's, so results are bit-identical
+/// whatever the batch.
+/// </summary>
+public abstract unsafe class WidenedFloatFormat : WeightFormat
 {
-    public static readonly F16Format Instance = new();
-    public override GgmlType Type => GgmlType.F16;
+    const int RowsPerBlock = 12;
+    [ThreadStatic] static float[]? t_rows; // (RowsPerBlock, n) widened rows; grows once per thread
+
     public override int BlockSize => 1;
     public override int BlockBytes => 2;
     public override WeightFormat ActivationFormat => F32Format.Instance;
+
+    static float* Scratch(int floats)
+    {
+        // Pinned, so the pointer stays valid while the array is referenced from t_rows.
+        if (t_rows is null || t_rows.Length < floats) t_rows = GC.AllocateUninitializedArray<float>(floats, pinned: true);
+        return (float*)System.Runtime.CompilerServices.Unsafe.AsPointer(ref System.Runtime.InteropServices.MemoryMarshal.GetArrayDataReference(t_rows));
+    }
+
+    public override float Dot(byte* row, byte* activations, int n)
+    {
+        float* wide = Scratch(n);
+        DequantizeRow(row, wide, n);
+        return Simd.Dot(wide, (float*)activations, n);
+    }
+
+    public override void MultiplyRows(byte* weights, long rowBytes, byte* activations, long activationBytes,
+        int tokens, float* y, int yStride, int r0, int r1, int n)
+    {
+        float* wide = Scratch(RowsPerBlock * n);
+        for (int r = r0; r < r1; r += RowsPerBlock)
+        {
+            int rows = Math.Min(RowsPerBlock, r1 - r);
+            for (int i = 0; i < rows; i++) DequantizeRow(weights + (r + i) * rowBytes, wide + (long)i * n, n);
+            F32Format.Instance.MultiplyRows((byte*)wide, 4L * n, activations, activationBytes, tokens, y + r, yStride, 0, rows, n);
+        }
+    }
+}
+
+/// <summary>IEEE half weights.</summary>
+public sealed unsafe class F16Format : WidenedFloatFormat
+{
+    public static readonly F16Format Instance = new();
+    public override GgmlType Type => GgmlType.F16;
 
     public override void DequantizeRow(byte* src, float* dst, int n) =>
         TensorPrimitives.ConvertToSingle(new ReadOnlySpan<Half>(src, n), new Span<float>(dst, n));
 
     public override void QuantizeRow(float* src, byte* dst, int n) =>
         TensorPrimitives.ConvertToHalf(new ReadOnlySpan<float>(src, n), new Span<Half>(dst, n));
-
-    public override float Dot(byte* row, byte* activations, int n)
-    {
-        const int Chunk = 256;
-        float* buf = stackalloc float[Chunk];
-        float* x = (float*)activations;
-        Half* w = (Half*)row;
-        float sum = 0;
-        for (int i = 0; i < n; i += Chunk)
-        {
-            int len = Math.Min(Chunk, n - i);
-            TensorPrimitives.ConvertToSingle(new ReadOnlySpan<Half>(w + i, len), new Span<float>(buf, len));
-            sum += Simd.Dot(buf, x + i, len);
-        }
-        return sum;
-    }
 }
 
 /// <summary>bfloat16 weights: the upper half of an F32, so widening is a 16-bit shift.</summary>
-public sealed unsafe class BF16Format : WeightFormat
+public sealed unsafe class BF16Format : WidenedFloatFormat
 {
     public static readonly BF16Format Instance = new();
     public override GgmlType Type => GgmlType.BF16;
-    public override int BlockSize => 1;
-    public override int BlockBytes => 2;
-    public override WeightFormat ActivationFormat => F32Format.Instance;
 
     public override void DequantizeRow(byte* src, float* dst, int n)
     {
@@ -102,7 +122,7 @@ public sealed unsafe class BF16Format : WeightFormat
         {
             for (; i + 8 <= n; i += 8)
             {
-                Vector256<uint> wide = Vector256.WidenLower(Vector128.Load(s + i).ToVector256Unsafe()) ;
+                Vector256<uint> wide = Vector256.WidenLower(Vector128.Load(s + i).ToVector256Unsafe());
                 (wide << 16).AsSingle().Store(dst + i);
             }
         }
@@ -121,20 +141,5 @@ public sealed unsafe class BF16Format : WeightFormat
         uint u = BitConverter.SingleToUInt32Bits(f);
         if ((u & 0x7fffffff) > 0x7f800000) return (ushort)((u >> 16) | 64);
         return (ushort)((u + (0x7fff + ((u >> 16) & 1))) >> 16);
-    }
-
-    public override float Dot(byte* row, byte* activations, int n)
-    {
-        const int Chunk = 256;
-        float* buf = stackalloc float[Chunk];
-        float* x = (float*)activations;
-        float sum = 0;
-        for (int i = 0; i < n; i += Chunk)
-        {
-            int len = Math.Min(Chunk, n - i);
-            DequantizeRow(row + 2 * i, buf, len);
-            sum += Simd.Dot(buf, x + i, len);
-        }
-        return sum;
     }
 }
