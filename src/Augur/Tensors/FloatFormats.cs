@@ -54,11 +54,10 @@ public sealed unsafe class F32Format : WeightFormat
 }
 
 /// <summary>
-/// 16-bit float weights. Decode (one to three tokens) widens 8 weights at a time in registers inside the dot
-/// product, so each weight byte is read once from memory and never written back; batches of four or more
-/// widen a block of rows once into a scratch buffer and run the F32 register tiles on it for every token.
-/// Widening is exact, and every path sums a (row, token) pair in the F32 kernels' order, so results are
-/// bit-identical whatever the batch.
+/// 16-bit float weights computed by widening rows to F32 and running the F32 kernels on them. A block of rows is
+/// widened once per multiply and reused by every token of the batch (widening per token made batches
+/// compute-bound on conversion); a row's dot with a token is the F32 kernel's, so results are bit-identical
+/// whatever the batch.
 /// </summary>
 public abstract unsafe class WidenedFloatFormat : WeightFormat
 {
@@ -69,12 +68,6 @@ public abstract unsafe class WidenedFloatFormat : WeightFormat
     public override int BlockBytes => 2;
     public override WeightFormat ActivationFormat => F32Format.Instance;
 
-    /// <summary>Eight 16-bit weights as floats.</summary>
-    protected abstract Vector256<float> Widen8(ushort* src);
-
-    /// <summary>One 16-bit weight as a float.</summary>
-    protected abstract float Widen1(ushort bits);
-
     static float* Scratch(int floats)
     {
         // Pinned, so the pointer stays valid while the array is referenced from t_rows.
@@ -84,53 +77,14 @@ public abstract unsafe class WidenedFloatFormat : WeightFormat
 
     public override float Dot(byte* row, byte* activations, int n)
     {
-        ushort* w = (ushort*)row;
-        float* x = (float*)activations;
-        int m = Vector256.IsHardwareAccelerated ? n & ~7 : 0;
-        var acc = Vector256<float>.Zero;
-        for (int i = 0; i < m; i += 8) acc = Vector256.FusedMultiplyAdd(Widen8(w + i), Vector256.Load(x + i), acc);
-        float sum = Vector256.Sum(acc);
-        for (int i = m; i < n; i++) sum += Widen1(w[i]) * x[i];
-        return sum;
-    }
-
-    /// <summary>Four rows dotted with one token, widening in registers (the decode kernel).</summary>
-    void DotRows4(ushort* w, long rowStride, float* x, int n, float* y)
-    {
-        int m = Vector256.IsHardwareAccelerated ? n & ~7 : 0;
-        ushort* w1 = w + rowStride, w2 = w1 + rowStride, w3 = w2 + rowStride;
-        Vector256<float> a0 = default, a1 = default, a2 = default, a3 = default;
-        for (int i = 0; i < m; i += 8)
-        {
-            var xv = Vector256.Load(x + i);
-            a0 = Vector256.FusedMultiplyAdd(Widen8(w + i), xv, a0);
-            a1 = Vector256.FusedMultiplyAdd(Widen8(w1 + i), xv, a1);
-            a2 = Vector256.FusedMultiplyAdd(Widen8(w2 + i), xv, a2);
-            a3 = Vector256.FusedMultiplyAdd(Widen8(w3 + i), xv, a3);
-        }
-        float s0 = Vector256.Sum(a0), s1 = Vector256.Sum(a1), s2 = Vector256.Sum(a2), s3 = Vector256.Sum(a3);
-        for (int i = m; i < n; i++)
-        {
-            s0 += Widen1(w[i]) * x[i]; s1 += Widen1(w1[i]) * x[i]; s2 += Widen1(w2[i]) * x[i]; s3 += Widen1(w3[i]) * x[i];
-        }
-        y[0] = s0; y[1] = s1; y[2] = s2; y[3] = s3;
+        float* wide = Scratch(n);
+        DequantizeRow(row, wide, n);
+        return Simd.Dot(wide, (float*)activations, n);
     }
 
     public override void MultiplyRows(byte* weights, long rowBytes, byte* activations, long activationBytes,
         int tokens, float* y, int yStride, int r0, int r1, int n)
     {
-        if (tokens < 4)
-        {
-            for (int t = 0; t < tokens; t++)
-            {
-                float* x = (float*)(activations + t * activationBytes);
-                float* yt = y + (long)t * yStride;
-                int r = r0;
-                for (; r + 4 <= r1; r += 4) DotRows4((ushort*)(weights + r * rowBytes), rowBytes / 2, x, n, yt + r);
-                for (; r < r1; r++) yt[r] = Dot(weights + r * rowBytes, (byte*)x, n);
-            }
-            return;
-        }
         float* wide = Scratch(RowsPerBlock * n);
         for (int r = r0; r < r1; r += RowsPerBlock)
         {
@@ -152,23 +106,6 @@ public sealed unsafe class F16Format : WidenedFloatFormat
 
     public override void QuantizeRow(float* src, byte* dst, int n) =>
         TensorPrimitives.ConvertToHalf(new ReadOnlySpan<float>(src, n), new Span<Half>(dst, n));
-
-    /// <summary>
-    /// Exact half → float in integer SIMD (.NET exposes no F16C conversion): exponent and mantissa shifted into
-    /// float position and multiplied by 2^112 re-bias normals and subnormals alike; infinities and NaNs (exponent
-    /// all ones) get the float's all-ones exponent instead; the sign is copied.
-    /// </summary>
-    protected override Vector256<float> Widen8(ushort* src)
-    {
-        var h = Vector256.WidenLower(Vector128.Load(src).ToVector256Unsafe());
-        var magnitude = (h & Vector256.Create(0x7fffu)) << 13;
-        var scaled = magnitude.AsSingle() * Vector256.Create(BitConverter.UInt32BitsToSingle(0x77800000u)); // × 2^112
-        var special = Vector256.Equals(h & Vector256.Create(0x7c00u), Vector256.Create(0x7c00u));
-        var bits = Vector256.ConditionalSelect(special, magnitude | Vector256.Create(0x7f800000u), scaled.AsUInt32());
-        return (bits | ((h & Vector256.Create(0x8000u)) << 16)).AsSingle();
-    }
-
-    protected override float Widen1(ushort bits) => (float)BitConverter.UInt16BitsToHalf(bits);
 }
 
 /// <summary>bfloat16 weights: the upper half of an F32, so widening is a 16-bit shift.</summary>
@@ -182,14 +119,15 @@ public sealed unsafe class BF16Format : WidenedFloatFormat
         ushort* s = (ushort*)src;
         int i = 0;
         if (Vector256.IsHardwareAccelerated)
-            for (; i + 8 <= n; i += 8) Widen8(s + i).Store(dst + i);
-        for (; i < n; i++) dst[i] = Widen1(s[i]);
+        {
+            for (; i + 8 <= n; i += 8)
+            {
+                Vector256<uint> wide = Vector256.WidenLower(Vector128.Load(s + i).ToVector256Unsafe());
+                (wide << 16).AsSingle().Store(dst + i);
+            }
+        }
+        for (; i < n; i++) dst[i] = BitConverter.Int32BitsToSingle(s[i] << 16);
     }
-
-    protected override Vector256<float> Widen8(ushort* src) =>
-        (Vector256.WidenLower(Vector128.Load(src).ToVector256Unsafe()) << 16).AsSingle();
-
-    protected override float Widen1(ushort bits) => BitConverter.Int32BitsToSingle(bits << 16);
 
     public override void QuantizeRow(float* src, byte* dst, int n)
     {
