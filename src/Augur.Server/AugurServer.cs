@@ -33,7 +33,7 @@ public sealed class AugurServer : IAsyncDisposable
         _model = model;
         ModelId = options.Alias ?? Path.GetFileNameWithoutExtension(options.ModelPath);
         var chat = ChatPrompt.ForModel(model);
-        _scheduler = new BatchScheduler(model.Model, model.Tokenizer, options.Parallel, options.ContextLength, options.MaxWaiting);
+        _scheduler = new BatchScheduler(model.Model, model.Tokenizer, options.Parallel, options.ContextLength, options.MaxWaiting, options.KvType);
 
         var builder = WebApplication.CreateSlimBuilder(new WebApplicationOptions { ContentRootPath = AppContext.BaseDirectory });
         builder.Logging.SetMinimumLevel(LogLevel.Warning);

@@ -20,6 +20,8 @@ public sealed record ServerOptions
     public string? Alias { get; init; }
     /// <summary>Requests that may wait for a slot; beyond that the server answers 503.</summary>
     public int MaxWaiting { get; init; } = 64;
+    /// <summary>KV cache element type (F16 halves the cache's memory).</summary>
+    public Augur.Cache.KvType KvType { get; init; } = Augur.Cache.KvType.F32;
     /// <summary>Largest request body; larger ones get 413.</summary>
     public long MaxBodyBytes { get; init; } = 8 << 20;
 }

@@ -1,5 +1,6 @@
 using System.CommandLine;
 using System.Text.Json;
+using Augur.Cache;
 using Augur.Generation;
 using Augur.Model;
 using Augur.Sampling;
@@ -11,6 +12,13 @@ static class GenerateCommand
 {
     // Relaxed escaping keeps quotes and non-ASCII text readable in the JSON line.
     static readonly JsonSerializerOptions JsonOutput = new() { Encoder = System.Text.Encodings.Web.JavaScriptEncoder.UnsafeRelaxedJsonEscaping };
+
+    public static KvType ParseKvType(string value) => value.ToLowerInvariant() switch
+    {
+        "f32" => KvType.F32,
+        "f16" => KvType.F16,
+        _ => throw new InvalidRequestException($"--kv-type {value} is not supported (supported: f32, f16)"),
+    };
 
     public static Command Create()
     {
@@ -31,11 +39,12 @@ static class GenerateCommand
         var speculative = new Option<string>("--speculative") { Description = "none|lookup|recycling|aded|swift|draft|auto", DefaultValueFactory = _ => "none" };
         var draftModel = new Option<string?>("--draft-model") { Description = "draft model for --speculative draft (same vocabulary)" };
         var draftMax = new Option<int>("--draft-max") { Description = "most draft tokens per chain", DefaultValueFactory = _ => 10 };
+        var kvType = new Option<string>("--kv-type") { Description = "KV cache element type: f32 or f16 (half the memory)", DefaultValueFactory = _ => "f32" };
         var json = new Option<bool>("--json") { Description = "print one JSON object (ids, text, timings) instead of streaming text" };
 
         var cmd = new Command("generate", "generate text from a prompt")
         {
-            model, tokenizer, prompt, maxTokens, temperature, topK, topP, minP, repeat, presence, frequency, seed, stop, ctx, speculative, draftModel, draftMax, json,
+            model, tokenizer, prompt, maxTokens, temperature, topK, topP, minP, repeat, presence, frequency, seed, stop, ctx, speculative, draftModel, draftMax, kvType, json,
         };
         cmd.SetAction(r => CliErrors.Run(() =>
         {
@@ -58,7 +67,7 @@ static class GenerateCommand
             };
             request.Validate();
             using var loaded = LoadedModel.Open(CliErrors.ModelPath(r.GetValue(model)), r.GetValue(tokenizer));
-            var generator = new Generator(loaded.Model, loaded.Tokenizer, r.GetValue(ctx));
+            var generator = new Generator(loaded.Model, loaded.Tokenizer, r.GetValue(ctx), ParseKvType(r.GetValue(kvType)!));
             if (r.GetValue(draftMax) < 1) throw new InvalidRequestException($"--draft-max must be ≥ 1 (got {r.GetValue(draftMax)})");
             using var draft = r.GetValue(draftModel) is { } draftPath ? LoadedModel.Open(draftPath) : null;
             generator.Drafter = Drafters.Create(r.GetValue(speculative)!, loaded.Model, generator.Cache, draft?.Model, r.GetValue(draftMax));

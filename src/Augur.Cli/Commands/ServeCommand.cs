@@ -14,11 +14,12 @@ static class ServeCommand
         var apiKey = new Option<string?>("--api-key") { Description = "require 'Authorization: Bearer KEY' on /v1 requests" };
         var parallel = new Option<int>("--parallel", "-np") { Description = "requests decoded together in one batch", DefaultValueFactory = _ => 1 };
         var ctx = new Option<int?>("--ctx") { Description = "context length per request (default: the model's)" };
+        var kvType = new Option<string>("--kv-type") { Description = "KV cache element type: f32 or f16 (half the memory)", DefaultValueFactory = _ => "f32" };
         var alias = new Option<string?>("--alias") { Description = "model id in the API (default: the file name without extension)" };
 
         var cmd = new Command("serve", "serve the model over an OpenAI-compatible HTTP API (/v1/chat/completions, /v1/completions, /v1/models, /health)")
         {
-            model, tokenizer, host, port, apiKey, parallel, ctx, alias,
+            model, tokenizer, host, port, apiKey, parallel, ctx, kvType, alias,
         };
         cmd.SetAction(r => CliErrors.Run(() =>
         {
@@ -31,6 +32,7 @@ static class ServeCommand
                 ApiKey = r.GetValue(apiKey),
                 Parallel = r.GetValue(parallel),
                 ContextLength = r.GetValue(ctx),
+                KvType = GenerateCommand.ParseKvType(r.GetValue(kvType)!),
                 Alias = r.GetValue(alias),
             };
             return Serve(options).GetAwaiter().GetResult();

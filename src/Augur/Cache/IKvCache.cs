@@ -10,6 +10,8 @@ namespace Augur.Cache;
 public interface IKvCache
 {
     int Layers { get; }
+    /// <summary>How keys and values are stored.</summary>
+    KvType Type { get; }
     int KvDim { get; }
     /// <summary>Cells per sequence.</summary>
     int Capacity { get; }
@@ -20,11 +22,11 @@ public interface IKvCache
     /// <summary>Reserves <paramref name="count"/> cells at the end of a sequence and returns the first one.</summary>
     int Append(int sequence, int count);
 
-    /// <summary>Keys of one layer and sequence: (Capacity, KvDim), row i = cell i.</summary>
-    Span<float> Keys(int layer, int sequence);
+    /// <summary>Keys of one layer and sequence as stored: (Capacity, KvDim) elements of <see cref="Type"/>, row i = cell i.</summary>
+    Span<byte> Keys(int layer, int sequence);
 
-    /// <summary>Values of one layer and sequence: (Capacity, KvDim).</summary>
-    Span<float> Values(int layer, int sequence);
+    /// <summary>Values of one layer and sequence as stored: (Capacity, KvDim) elements of <see cref="Type"/>.</summary>
+    Span<byte> Values(int layer, int sequence);
 
     /// <summary>Drops every cell from <paramref name="length"/> on (rolls back rejected speculation).</summary>
     void Trim(int sequence, int length);
@@ -38,3 +40,6 @@ public interface IKvCache
 
     void Clear(int sequence);
 }
+
+/// <summary>Element type of a KV cache: F32, or F16 for half the memory (keys and values rounded to half precision).</summary>
+public enum KvType { F32, F16 }

@@ -1,37 +1,43 @@
 namespace Augur.Cache;
 
 /// <summary>
-/// The dense F32 cache: for each layer a (MaxSequences, Capacity, KvDim) block of keys and one of values.
-/// Memory is allocated once, up front.
+/// The dense cache: for each layer a (MaxSequences, Capacity, KvDim) block of keys and one of values, in F32
+/// or F16. Memory is allocated once, up front.
 /// </summary>
 public sealed class KvCache : IKvCache
 {
-    readonly float[][] _keys;   // [layer] → (seq, cell, kv_dim)
-    readonly float[][] _values; // [layer] → (seq, cell, kv_dim)
-    readonly int[] _length;     // (seq)
+    readonly byte[][] _keys;   // [layer] → (seq, cell, kv_dim) elements of Type
+    readonly byte[][] _values; // [layer] → (seq, cell, kv_dim) elements of Type
+    readonly int[] _length;    // (seq)
+    readonly int _rowBytes;    // one cell of one layer
 
     public int Layers { get; }
+    public KvType Type { get; }
     public int KvDim { get; }
     public int Capacity { get; }
     public int MaxSequences { get; }
 
-    public KvCache(int layers, int kvDim, int capacity, int maxSequences = 1)
+    public KvCache(int layers, int kvDim, int capacity, int maxSequences = 1, KvType type = KvType.F32)
     {
-        long perLayer = (long)maxSequences * capacity * kvDim;
+        int elementBytes = ElementBytes(type);
+        long perLayer = (long)maxSequences * capacity * kvDim * elementBytes;
         if (perLayer > Array.MaxLength)
             throw new InvalidRequestException($"KV cache of {maxSequences} sequences × {capacity} cells × {kvDim} is too large for one layer block");
-        (Layers, KvDim, Capacity, MaxSequences) = (layers, kvDim, capacity, maxSequences);
-        _keys = new float[layers][];
-        _values = new float[layers][];
+        (Layers, KvDim, Capacity, MaxSequences, Type) = (layers, kvDim, capacity, maxSequences, type);
+        _rowBytes = kvDim * elementBytes;
+        _keys = new byte[layers][];
+        _values = new byte[layers][];
         for (int l = 0; l < layers; l++)
         {
-            _keys[l] = GC.AllocateUninitializedArray<float>((int)perLayer, pinned: true);
-            _values[l] = GC.AllocateUninitializedArray<float>((int)perLayer, pinned: true);
+            _keys[l] = GC.AllocateUninitializedArray<byte>((int)perLayer, pinned: true);
+            _values[l] = GC.AllocateUninitializedArray<byte>((int)perLayer, pinned: true);
         }
         _length = new int[maxSequences];
     }
 
-    public long ByteSize => 2L * Layers * MaxSequences * Capacity * KvDim * sizeof(float);
+    public static int ElementBytes(KvType type) => type == KvType.F16 ? 2 : 4;
+
+    public long ByteSize => 2L * Layers * MaxSequences * Capacity * _rowBytes;
 
     public int Length(int sequence) => _length[sequence];
 
@@ -44,8 +50,8 @@ public sealed class KvCache : IKvCache
         return start;
     }
 
-    public Span<float> Keys(int layer, int sequence) => _keys[layer].AsSpan(sequence * Capacity * KvDim, Capacity * KvDim);
-    public Span<float> Values(int layer, int sequence) => _values[layer].AsSpan(sequence * Capacity * KvDim, Capacity * KvDim);
+    public Span<byte> Keys(int layer, int sequence) => _keys[layer].AsSpan(sequence * Capacity * _rowBytes, Capacity * _rowBytes);
+    public Span<byte> Values(int layer, int sequence) => _values[layer].AsSpan(sequence * Capacity * _rowBytes, Capacity * _rowBytes);
 
     public void Trim(int sequence, int length)
     {
@@ -66,8 +72,8 @@ public sealed class KvCache : IKvCache
             if (from == to) continue;
             for (int l = 0; l < Layers; l++)
             {
-                Keys(l, sequence).Slice(from * KvDim, KvDim).CopyTo(Keys(l, sequence).Slice(to * KvDim, KvDim));
-                Values(l, sequence).Slice(from * KvDim, KvDim).CopyTo(Values(l, sequence).Slice(to * KvDim, KvDim));
+                Keys(l, sequence).Slice(from * _rowBytes, _rowBytes).CopyTo(Keys(l, sequence).Slice(to * _rowBytes, _rowBytes));
+                Values(l, sequence).Slice(from * _rowBytes, _rowBytes).CopyTo(Values(l, sequence).Slice(to * _rowBytes, _rowBytes));
             }
         }
         _length[sequence] = start + cells.Length;
@@ -79,8 +85,8 @@ public sealed class KvCache : IKvCache
         if (source != destination)
             for (int l = 0; l < Layers; l++)
             {
-                Keys(l, source)[..(length * KvDim)].CopyTo(Keys(l, destination));
-                Values(l, source)[..(length * KvDim)].CopyTo(Values(l, destination));
+                Keys(l, source)[..(length * _rowBytes)].CopyTo(Keys(l, destination));
+                Values(l, source)[..(length * _rowBytes)].CopyTo(Values(l, destination));
             }
         _length[destination] = length;
     }

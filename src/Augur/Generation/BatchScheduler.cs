@@ -64,14 +64,14 @@ public sealed class BatchScheduler : IDisposable
     /// <param name="parallel">Requests computed together (cache rows).</param>
     /// <param name="contextLength">Cells per request (default: the model's trained context).</param>
     /// <param name="maxWaiting">Requests that may wait for a slot before <see cref="Submit"/> refuses more.</param>
-    public BatchScheduler(LlamaModel model, ITokenizer tokenizer, int parallel = 1, int? contextLength = null, int maxWaiting = 64)
+    public BatchScheduler(LlamaModel model, ITokenizer tokenizer, int parallel = 1, int? contextLength = null, int maxWaiting = 64, KvType kvType = KvType.F32)
     {
         if (parallel < 1) throw new InvalidRequestException($"parallel must be ≥ 1 (got {parallel})");
         if (contextLength is < 2) throw new InvalidRequestException($"context length must be ≥ 2 (got {contextLength})");
         if (maxWaiting < 0) throw new InvalidRequestException($"the waiting queue size must be ≥ 0 (got {maxWaiting})");
         _model = model;
         _tokenizer = tokenizer;
-        _cache = model.CreateCache(contextLength, parallel);
+        _cache = model.CreateCache(contextLength, parallel, kvType);
         _batch = new Batch(model.MaxBatch);
         _candidates = new Candidates(model.Config.VocabSize);
         _maxWaiting = maxWaiting;

@@ -23,11 +23,11 @@ public sealed class Generator
     readonly Verifier _verifier;
     const int Sequence = 0;
 
-    public Generator(LlamaModel model, ITokenizer tokenizer, int? contextLength = null)
+    public Generator(LlamaModel model, ITokenizer tokenizer, int? contextLength = null, KvType kvType = KvType.F32)
     {
         _model = model;
         _tokenizer = tokenizer;
-        _cache = model.CreateCache(contextLength);
+        _cache = model.CreateCache(contextLength, type: kvType);
         _batch = new Batch(model.MaxBatch);
         _verifier = new Verifier(model, _cache, Sequence);
     }

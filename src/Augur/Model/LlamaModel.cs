@@ -37,8 +37,8 @@ public sealed unsafe class LlamaModel : IDisposable
     }
 
     /// <summary>A dense cache for this model: <paramref name="contextLength"/> cells (default: the trained context) per sequence.</summary>
-    public KvCache CreateCache(int? contextLength = null, int sequences = 1) =>
-        new(Config.Layers, Config.KvDim, contextLength ?? Config.ContextLength, sequences);
+    public KvCache CreateCache(int? contextLength = null, int sequences = 1, KvType type = KvType.F32) =>
+        new(Config.Layers, Config.KvDim, contextLength ?? Config.ContextLength, sequences, type);
 
     /// <summary>Logits (vocab) of the k-th token of the last batch that asked for logits.</summary>
     public ReadOnlySpan<float> Logits(int output)
@@ -82,8 +82,8 @@ public sealed unsafe class LlamaModel : IDisposable
                     Ops.Rope(Row(_s.Q, t, c.Dim), c.HeadDim, cos, sin);
                     Ops.Rope(Row(_s.K, t, c.KvDim), c.HeadDim, cos, sin);
                     int cell = _s.Cell[t], seq = batch.Sequences[t];
-                    Row(_s.K, t, c.KvDim).CopyTo(cache.Keys(l, seq).Slice(cell * c.KvDim, c.KvDim));
-                    Row(_s.V, t, c.KvDim).CopyTo(cache.Values(l, seq).Slice(cell * c.KvDim, c.KvDim));
+                    Store(Row(_s.K, t, c.KvDim), cache.Keys(l, seq), cell, cache.Type);
+                    Store(Row(_s.V, t, c.KvDim), cache.Values(l, seq), cell, cache.Type);
                 }
                 _attention.Set(batch, cache, l);
                 _pool.Run(_attention, (long)n * c.Dim * (cache.Length(batch.Sequences[0]) + 1) * 2);
@@ -108,6 +108,15 @@ public sealed unsafe class LlamaModel : IDisposable
     }
 
     static Span<float> Row(float[] a, int row, int width) => a.AsSpan(row * width, width);
+
+    /// <summary>Writes one key or value row into cache cell <paramref name="cell"/>, in the cache's element type.</summary>
+    static void Store(ReadOnlySpan<float> row, Span<byte> block, int cell, KvType type)
+    {
+        if (type == KvType.F16)
+            System.Numerics.Tensors.TensorPrimitives.ConvertToHalf(row, MemoryMarshal.Cast<byte, Half>(block).Slice(cell * row.Length, row.Length));
+        else
+            row.CopyTo(MemoryMarshal.Cast<byte, float>(block).Slice(cell * row.Length, row.Length));
+    }
 
     /// <summary>
     /// Appends each sequence's tokens to its cache row and works out what each token may attend to:
@@ -171,6 +180,7 @@ public sealed unsafe class LlamaModel : IDisposable
     sealed class AttentionJob(ModelConfig c, RunState s, int maxParts) : IParallelJob
     {
         readonly float[][] _scores = Enumerable.Range(0, maxParts).Select(_ => new float[1]).ToArray(); // (part) → (cells)
+        readonly float[][] _rows = Enumerable.Range(0, maxParts).Select(_ => new float[c.HeadDim]).ToArray(); // (part) → (head_dim) widened F16 row
         Batch _batch = null!;
         IKvCache _cache = null!;
         int _layer;
@@ -199,8 +209,14 @@ public sealed unsafe class LlamaModel : IDisposable
                     int count = end + (e1 - e0);
                     float* q = qAll + t * c.Dim + h * hd;
                     float* output = outAll + t * c.Dim + h * hd;
-                    fixed (float* keys = _cache.Keys(_layer, seq), values = _cache.Values(_layer, seq))
+                    if (_cache.Type == KvType.F16)
                     {
+                        AttendF16(q, seq, kvOffset, end, s.Extra.AsSpan(e0, e1 - e0), sp, scores.AsSpan(0, count), output, scale, part);
+                        continue;
+                    }
+                    fixed (byte* keyBytes = _cache.Keys(_layer, seq), valueBytes = _cache.Values(_layer, seq))
+                    {
+                        float* keys = (float*)keyBytes, values = (float*)valueBytes;
                         for (int cell = 0; cell < end; cell++)
                             sp[cell] = Simd.Dot(q, keys + cell * kvDim + kvOffset, hd) * scale;
                         for (int e = e0; e < e1; e++)
@@ -208,6 +224,33 @@ public sealed unsafe class LlamaModel : IDisposable
                         Ops.Softmax(scores.AsSpan(0, count));
                         WeightedSum(sp, values + kvOffset, kvDim, end, s.Extra.AsSpan(e0, e1 - e0), output, hd);
                     }
+                }
+            }
+        }
+
+        /// <summary>
+        /// Attention over an F16 cache: each visible key and value row is widened to F32 (exact) just before use,
+        /// then the same dot, softmax and weighted sum as the F32 path, in the same order.
+        /// </summary>
+        void AttendF16(float* q, int seq, int kvOffset, int end, ReadOnlySpan<int> extra, float* sp, Span<float> scores, float* output, float scale, int part)
+        {
+            int hd = c.HeadDim, kvDim = c.KvDim;
+            var keys = MemoryMarshal.Cast<byte, Half>(_cache.Keys(_layer, seq));
+            var values = MemoryMarshal.Cast<byte, Half>(_cache.Values(_layer, seq));
+            var row = _rows[part].AsSpan(0, hd);
+            fixed (float* r = row)
+            {
+                for (int i = 0; i < scores.Length; i++)
+                {
+                    System.Numerics.Tensors.TensorPrimitives.ConvertToSingle(keys.Slice((i < end ? i : extra[i - end]) * kvDim + kvOffset, hd), row);
+                    sp[i] = Simd.Dot(q, r, hd) * scale;
+                }
+                Ops.Softmax(scores);
+                new Span<float>(output, hd).Clear();
+                for (int i = 0; i < scores.Length; i++)
+                {
+                    System.Numerics.Tensors.TensorPrimitives.ConvertToSingle(values.Slice((i < end ? i : extra[i - end]) * kvDim + kvOffset, hd), row);
+                    System.Numerics.Tensors.TensorPrimitives.MultiplyAdd(row, sp[i], new ReadOnlySpan<float>(output, hd), new Span<float>(output, hd));
                 }
             }
         }

@@ -7,6 +7,9 @@ public class KvCacheTests
 {
     const int Layers = 2, KvDim = 3, Capacity = 8;
 
+    // The cache stores bytes; these tests use the F32 layout.
+    static Span<float> Floats(Span<byte> bytes) => System.Runtime.InteropServices.MemoryMarshal.Cast<byte, float>(bytes);
+
     static float Key(int layer, int seq, int cell, int d) => 1000 * layer + 100 * seq + 10 * cell + d;
     static float Value(int layer, int seq, int cell, int d) => -Key(layer, seq, cell, d) - 0.5f;
 
@@ -21,8 +24,8 @@ public class KvCacheTests
                 for (int c = 0; c < lengths[s]; c++)
                     for (int d = 0; d < KvDim; d++)
                     {
-                        cache.Keys(l, s)[c * KvDim + d] = Key(l, s, c, d);
-                        cache.Values(l, s)[c * KvDim + d] = Value(l, s, c, d);
+                        Floats(cache.Keys(l, s))[c * KvDim + d] = Key(l, s, c, d);
+                        Floats(cache.Values(l, s))[c * KvDim + d] = Value(l, s, c, d);
                     }
         }
         return cache;
@@ -36,8 +39,8 @@ public class KvCacheTests
             for (int c = 0; c < origin.Length; c++)
                 for (int d = 0; d < KvDim; d++)
                 {
-                    Assert.Equal(Key(l, origin[c].Seq, origin[c].Cell, d), cache.Keys(l, seq)[c * KvDim + d]);
-                    Assert.Equal(Value(l, origin[c].Seq, origin[c].Cell, d), cache.Values(l, seq)[c * KvDim + d]);
+                    Assert.Equal(Key(l, origin[c].Seq, origin[c].Cell, d), Floats(cache.Keys(l, seq))[c * KvDim + d]);
+                    Assert.Equal(Value(l, origin[c].Seq, origin[c].Cell, d), Floats(cache.Values(l, seq))[c * KvDim + d]);
                 }
     }
 
