@@ -92,15 +92,8 @@ public sealed class BatchScheduler : IDisposable
     /// </summary>
     public ScheduledRequest Submit(GenerationRequest request, int topLogprobs = 0, CancellationToken cancel = default)
     {
-        request.Validate();
         if (topLogprobs < 0) throw new InvalidRequestException($"top logprobs must be ≥ 0 (got {topLogprobs})");
-        int[] prompt = request.PromptIds ?? _tokenizer.Encode(request.Prompt);
-        if (prompt.Length == 0) throw new InvalidRequestException("the prompt is empty (no tokens, not even BOS)");
-        if (prompt.Length >= ContextLength)
-            throw new InvalidRequestException($"the prompt is {prompt.Length} tokens but the context holds {ContextLength} (room is needed for at least one new token)");
-        int seed = request.Sampling.Seed ?? Random.Shared.Next();
-        var sampler = request.Sampling.BuildChain(seed);
-        foreach (int t in prompt) sampler.Accept(t); // penalties count the prompt, as in the single-request loop
+        var (prompt, seed, sampler) = request.Prepare(_tokenizer, ContextLength);
         var job = new Job(request, prompt, seed, sampler, Math.Min(topLogprobs, _model.Config.VocabSize), _tokenizer);
         job.Registration = cancel.Register(() => job.Cancelled = true);
         string? refusal;

@@ -15,6 +15,23 @@ public sealed record GenerationRequest
     /// <summary>Stop at the end-of-sequence token (the token itself is not returned).</summary>
     public bool StopAtEos { get; init; } = true;
 
+    /// <summary>
+    /// Checks the request, tokenizes the prompt and checks it fits <paramref name="contextLength"/> with room for a
+    /// token, picks the seed, and builds the sampler chain primed with the prompt (penalties count it).
+    /// </summary>
+    public (int[] Prompt, int Seed, SamplerChain Sampler) Prepare(Tokenizers.ITokenizer tokenizer, int contextLength)
+    {
+        Validate();
+        int[] prompt = PromptIds ?? tokenizer.Encode(Prompt);
+        if (prompt.Length == 0) throw new InvalidRequestException("the prompt is empty (no tokens, not even BOS)");
+        if (prompt.Length >= contextLength)
+            throw new InvalidRequestException($"the prompt is {prompt.Length} tokens but the context holds {contextLength} (room is needed for at least one new token)");
+        int seed = Sampling.Seed ?? Random.Shared.Next();
+        var sampler = Sampling.BuildChain(seed);
+        foreach (int t in prompt) sampler.Accept(t);
+        return (prompt, seed, sampler);
+    }
+
     public void Validate()
     {
         if (MaxTokens < 0) throw new InvalidRequestException($"max tokens must be ≥ 0 (got {MaxTokens})");

@@ -44,14 +44,7 @@ public sealed class Generator
     /// <summary>Runs the request to the end, calling <paramref name="onToken"/> for each token as it is generated.</summary>
     public GenerationResult Generate(GenerationRequest request, Action<TokenEvent>? onToken = null, CancellationToken cancel = default)
     {
-        request.Validate();
-        int[] prompt = request.PromptIds ?? _tokenizer.Encode(request.Prompt);
-        if (prompt.Length == 0) throw new InvalidRequestException("the prompt is empty (no tokens, not even BOS)");
-        if (prompt.Length >= ContextLength)
-            throw new InvalidRequestException($"the prompt is {prompt.Length} tokens but the context holds {ContextLength} (room is needed for at least one new token)");
-        int seed = request.Sampling.Seed ?? Random.Shared.Next();
-        var sampler = request.Sampling.BuildChain(seed);
-        foreach (int t in prompt) sampler.Accept(t);
+        var (prompt, seed, sampler) = request.Prepare(_tokenizer, ContextLength);
         _verifier.Reset(seed);
 
         var clock = Stopwatch.StartNew();
