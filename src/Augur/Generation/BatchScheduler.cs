@@ -206,7 +206,7 @@ public sealed class BatchScheduler : IDisposable
         job.Ids.Add(token);
         var (emit, stopped) = job.Stops.Push(job.Detokenizer.Push(token));
         job.Text.Append(emit);
-        float logSum = LogSumExp(logits);
+        float logSum = Augur.Tensors.Ops.LogSumExp(logits);
         job.Channel.Writer.TryWrite(new ScheduledToken(new TokenEvent(token, emit, logits[token] - logSum), Top(logits, logSum, job.TopLogprobs)));
         if (stopped) Finish(job, FinishReason.Stop);
         else if (job.Ids.Count == job.Request.MaxTokens) Finish(job, FinishReason.Length);
@@ -228,14 +228,6 @@ public sealed class BatchScheduler : IDisposable
         _cache.Clear(job.Sequence);
         lock (_lock) _inFlight--; // before completing, so whoever awaits the result may submit again at once
         job.End(reason, error);
-    }
-
-    static float LogSumExp(ReadOnlySpan<float> logits)
-    {
-        float max = System.Numerics.Tensors.TensorPrimitives.Max(logits);
-        double sum = 0;
-        foreach (float l in logits) sum += Math.Exp(l - max);
-        return (float)(max + Math.Log(sum));
     }
 
     /// <summary>The <paramref name="count"/> most likely tokens, best first (lower id first on ties).</summary>

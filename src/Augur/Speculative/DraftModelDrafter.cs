@@ -58,9 +58,7 @@ public sealed class DraftModelDrafter : IDrafter
             for (int i = 1; i < logits.Length; i++) if (logits[i] > logits[best]) best = i;
             parent = tree.Add(parent, best);
             token = best;
-            double sum = 0;
-            foreach (float l in logits) sum += Math.Exp(l - logits[best]);
-            if (1 / sum < MinConfidence) break;
+            if (SwiftDrafter.Confidence(logits, best) < MinConfidence) break;
         }
         _cache.Trim(0, known.Length);
     }

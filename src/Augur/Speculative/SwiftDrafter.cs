@@ -66,12 +66,8 @@ public sealed class SwiftDrafter : IDrafter
         _cache.Trim(_sequence, start);
     }
 
-    static float Confidence(ReadOnlySpan<float> logits, int best)
-    {
-        double sum = 0;
-        foreach (float l in logits) sum += Math.Exp(l - logits[best]);
-        return (float)(1 / sum);
-    }
+    /// <summary>The draft's own probability of its choice.</summary>
+    internal static float Confidence(ReadOnlySpan<float> logits, int best) => MathF.Exp(logits[best] - Augur.Tensors.Ops.LogSumExp(logits));
 
     public void Learn(VerifiedStep step)
     {

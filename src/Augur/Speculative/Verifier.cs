@@ -1,7 +1,7 @@
-using System.Numerics.Tensors;
 using Augur.Cache;
 using Augur.Model;
 using Augur.Sampling;
+using Augur.Tensors;
 
 namespace Augur.Speculative;
 
@@ -110,9 +110,6 @@ public sealed class Verifier
     public float Logprob(int row, int token)
     {
         var logits = _model.Logits(row);
-        float max = TensorPrimitives.Max(logits);
-        double sum = 0;
-        foreach (float l in logits) sum += Math.Exp(l - max);
-        return (float)(logits[token] - max - Math.Log(sum));
+        return logits[token] - Ops.LogSumExp(logits);
     }
 }

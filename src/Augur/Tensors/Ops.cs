@@ -1,4 +1,5 @@
 using System.Numerics.Tensors;
+using System.Runtime.Intrinsics;
 
 namespace Augur.Tensors;
 
@@ -24,6 +25,19 @@ public static class Ops
         TensorPrimitives.Exp(x, x);
         float sum = TensorPrimitives.Sum(x);
         TensorPrimitives.Multiply(x, 1f / sum, x);
+    }
+
+    /// <summary>log Σ exp(x), max-subtracted; vectorised since it runs over the whole vocabulary for every token.</summary>
+    public static float LogSumExp(ReadOnlySpan<float> x)
+    {
+        float max = TensorPrimitives.Max(x);
+        var m = Vector256.Create(max);
+        var acc = Vector256<float>.Zero;
+        int i = 0;
+        for (; i + 8 <= x.Length; i += 8) acc += Vector256.Exp(Vector256.Create(x.Slice(i, 8)) - m);
+        float sum = Vector256.Sum(acc);
+        for (; i < x.Length; i++) sum += MathF.Exp(x[i] - max);
+        return max + MathF.Log(sum);
     }
 
     /// <summary>SwiGLU: up ← silu(gate) ⊙ up. Clobbers gate.</summary>

@@ -19,7 +19,8 @@ public sealed class WorkerPool : IDisposable
 {
     // How long an idle worker spins before it sleeps: waking a sleeping thread costs tens of microseconds,
     // more than many whole ops, while ops of a forward pass follow each other within microseconds.
-    static readonly long SpinTicks = System.Diagnostics.Stopwatch.Frequency / 2000; // 0.5 ms
+    // Short, because a spinning worker takes a core from everything else (the server's I/O, the caller's sampling).
+    static readonly long SpinTicks = System.Diagnostics.Stopwatch.Frequency / 10_000; // 0.1 ms
     const int PartsPerThread = 4;
 
     /// <summary>Below this many multiply-adds a job runs on the calling thread alone: waking a worker costs more.</summary>
