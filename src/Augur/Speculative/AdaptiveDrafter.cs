@@ -3,36 +3,39 @@ using System.Diagnostics;
 namespace Augur.Speculative;
 
 /// <summary>
-/// Speculates only when it pays. Each step uses one of several drafters or none (plain decoding), and the
-/// wall-clock rate each choice achieved — tokens emitted per second from one step to the next, drafting,
-/// verification and the emitted tokens' processing included — is tracked as a moving average (warm-up steps excluded). The best choice is used; a losing choice is
-/// re-measured after a wait that doubles each time it loses again (from <see cref="FirstRetry"/> steps up to
-/// <see cref="MaxRetry"/>), so a drafter that starts to pay is noticed while one that does not costs
-/// almost nothing. Since "none" is always a choice, speculation that loses to plain decoding stops.
+/// Speculates only when it pays. Steps come in windows of <see cref="Window"/> steps, each window using one of
+/// several drafters or none (plain decoding); a window's rate — tokens emitted per second from its first step to
+/// the next window, drafting, verification and the emitted tokens' processing all included — measures that choice.
+/// The best choice is used (a drafter must beat plain decoding by <see cref="Margin"/>); a losing choice gets one
+/// window again after a wait that doubles each time it loses (from <see cref="FirstRetry"/> steps up to
+/// <see cref="MaxRetry"/>), and that fresh window replaces its old rate — but only while the time spent off the best
+/// choice stays under 1/<see cref="ExploreShare"/> of all time, which bounds what exploring can cost. Each choice
+/// starts with one window (cold code only makes a drafter look worse, which errs towards plain decoding). So a
+/// drafter that starts to pay is noticed, one that does not costs little, and speculation that loses stops.
 /// </summary>
 public sealed class AdaptiveDrafter : IDrafter
 {
-    const int FirstRetry = 16;
+    const int Window = 6;
+    const int ExploreShare = 50;
+    const int FirstRetry = 64;
     const int MaxRetry = 4096;
-    const int WarmupSteps = 3;
-    const double Smoothing = 0.1;
-    const double Margin = 1.05; // a drafter must beat plain decoding by this much to be used: timings are noisy
+    const double Margin = 1.05; // timings are noisy: a drafter must beat plain decoding clearly
+    const double Smoothing = 0.3;
     readonly IDrafter?[] _choices; // null = plain decoding
     readonly double[] _rate;
-    readonly int[] _tries;
-    readonly long[] _retryAt;   // step at which a losing choice is measured again
+    readonly int[] _windows;      // windows measured per choice
+    readonly long[] _retryAt;     // step at which a losing choice is measured again
     readonly int[] _retryWait;
     readonly Stopwatch _clock = new();
-    bool _measuring;
-    int _emitted;
     long _step;
-    int _current;
+    double _exploreSeconds, _totalSeconds;
+    int _current, _windowSteps, _windowEmitted;
 
     public AdaptiveDrafter(params IDrafter[] drafters)
     {
         _choices = [null, .. drafters];
         _rate = new double[_choices.Length];
-        _tries = new int[_choices.Length];
+        _windows = new int[_choices.Length];
         _retryAt = new long[_choices.Length];
         _retryWait = Enumerable.Repeat(FirstRetry, _choices.Length).ToArray();
     }
@@ -45,52 +48,58 @@ public sealed class AdaptiveDrafter : IDrafter
     public void Begin(ReadOnlySpan<int> prompt)
     {
         foreach (var d in _choices) d?.Begin(prompt);
-        _measuring = false; // the gap between requests belongs to no choice
+        _windowSteps = 0; // the gap between requests belongs to no window
     }
 
     public void Propose(ReadOnlySpan<int> context, DraftTree tree)
     {
-        // A choice is timed from its Propose to the next one, so the per-token work after verification
-        // (detokenizing, streaming) is charged too: excluding it would flatter long drafts.
-        if (_measuring) Record(_current, _emitted, _clock.Elapsed.TotalSeconds);
         _step++;
-        _current = Choose();
-        _emitted = 0;
-        _measuring = true;
-        _clock.Restart();
+        if (_windowSteps == Window)
+        {
+            double seconds = _clock.Elapsed.TotalSeconds;
+            _totalSeconds += seconds;
+            if (_current != Best()) _exploreSeconds += seconds;
+            Record(_current, _windowEmitted / seconds);
+        }
+        if (_windowSteps == 0 || _windowSteps == Window)
+        {
+            _current = Choose();
+            _windowSteps = 0;
+            _windowEmitted = 0;
+            _clock.Restart();
+        }
+        _windowSteps++;
         _choices[_current]?.Propose(context, tree);
-    }
-
-    int Choose()
-    {
-        for (int i = 0; i < _choices.Length; i++)
-            if (_tries[i] < WarmupSteps) return i;
-        int best = Best();
-        for (int i = 0; i < _choices.Length; i++)
-            if (i != best && _step >= _retryAt[i]) return i;
-        return best;
     }
 
     public void Learn(VerifiedStep step)
     {
         // Every drafter learns from every step (the target's logits are free information).
         foreach (var d in _choices) d?.Learn(step);
-        _emitted += step.Emitted.Count;
+        _windowEmitted += step.Emitted.Count;
     }
 
-    void Record(int i, int emitted, double seconds)
+    int Choose()
     {
-        double rate = emitted / Math.Max(seconds, 1e-9);
-        // Warm-up steps run code for the first time (JIT, caches): they are not measured.
-        if (_tries[i] == WarmupSteps - 1) _rate[i] = rate;
-        else if (_tries[i] >= WarmupSteps) _rate[i] = (1 - Smoothing) * _rate[i] + Smoothing * rate;
-        _tries[i]++;
-        if (_tries[i] >= WarmupSteps && i != Best())
+        for (int i = 0; i < _choices.Length; i++)
+            if (_windows[i] == 0) return i;
+        int best = Best();
+        if (_exploreSeconds * ExploreShare > _totalSeconds) return best;
+        for (int i = 0; i < _choices.Length; i++)
+            if (i != best && _step >= _retryAt[i]) return i;
+        return best;
+    }
+
+    void Record(int i, double rate)
+    {
+        _windows[i]++;
+        _rate[i] = i == Best() && _windows[i] > 1 ? (1 - Smoothing) * _rate[i] + Smoothing * rate : rate;
+        if (i == Best()) _retryWait[i] = FirstRetry;
+        else
         {
             _retryAt[i] = _step + _retryWait[i];
             _retryWait[i] = Math.Min(MaxRetry, _retryWait[i] * 2);
         }
-        else if (i == Best()) _retryWait[i] = FirstRetry;
     }
 
     int Best()
