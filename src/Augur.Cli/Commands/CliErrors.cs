@@ -2,7 +2,8 @@ using Augur;
 
 namespace Augur.Cli.Commands;
 
-/// <summary>Runs a command body and turns Augur's errors (and I/O failures) into one readable line and exit code 1.</summary>
+/// <summary>Runs a command body and turns Augur's errors (and I/O failures) into one readable line and exit code 1;
+/// anything unexpected is one line too, with exit code 2.</summary>
 static class CliErrors
 {
     public static int Run(Func<int> body)
@@ -25,6 +26,18 @@ static class CliErrors
         {
             Console.Error.WriteLine($"error: {e.Message}");
             return 1;
+        }
+        catch (OperationCanceledException)
+        {
+            Console.Error.WriteLine("error: cancelled");
+            return 130;
+        }
+        catch (Exception e)
+        {
+            // A bug, not a user error: still one line (set AUGUR_DEBUG=1 for the stack trace).
+            Console.Error.WriteLine($"error: internal error ({e.GetType().Name}): {e.Message}");
+            if (Environment.GetEnvironmentVariable("AUGUR_DEBUG") == "1") Console.Error.WriteLine(e);
+            return 2;
         }
     }
 
