@@ -217,10 +217,7 @@ public sealed unsafe class LlamaModel : IDisposable
                     fixed (byte* keyBytes = _cache.Keys(_layer, seq), valueBytes = _cache.Values(_layer, seq))
                     {
                         float* keys = (float*)keyBytes, values = (float*)valueBytes;
-                        for (int cell = 0; cell < end; cell++)
-                            sp[cell] = Simd.Dot(q, keys + cell * kvDim + kvOffset, hd) * scale;
-                        for (int e = e0; e < e1; e++)
-                            sp[end + e - e0] = Simd.Dot(q, keys + s.Extra[e] * kvDim + kvOffset, hd) * scale;
+                        Simd.Scores(q, keys + kvOffset, kvDim, end, s.Extra.AsSpan(e0, e1 - e0), count, hd, scale, sp);
                         Ops.Softmax(scores.AsSpan(0, count));
                         WeightedSum(sp, values + kvOffset, kvDim, end, s.Extra.AsSpan(e0, e1 - e0), output, hd);
                     }

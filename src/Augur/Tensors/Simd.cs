@@ -1,5 +1,6 @@
 using System.Runtime.CompilerServices;
 using System.Runtime.Intrinsics;
+using System.Runtime.Intrinsics.X86;
 
 namespace Augur.Tensors;
 
@@ -114,4 +115,54 @@ public static unsafe class Simd
         y[3 * yStride + 1] = Tail(Vector256.Sum(a13), w1, x3, m, n);
         y[3 * yStride + 2] = Tail(Vector256.Sum(a23), w2, x3, m, n);
     }
+
+    /// <summary>
+    /// scores[i] = q · key(i) · scale for <paramref name="count"/> keys, key(i) = keys + cell(i)·stride, where
+    /// cell(i) = i below <paramref name="contiguous"/> and extra[i − contiguous] above. Eight keys are reduced
+    /// together (one horizontal-add tree instead of eight horizontal sums); a key's score depends only on its
+    /// own products, so it is the same bits whichever keys share its group — attention stays batch-invariant.
+    /// </summary>
+    public static void Scores(float* q, float* keys, int stride, int contiguous, ReadOnlySpan<int> extra, int count, int n, float scale, float* scores)
+    {
+        if (!Avx.IsSupported || n % 8 != 0)
+        {
+            for (int i = 0; i < count; i++) scores[i] = Dot(q, keys + (long)Cell(i, contiguous, extra) * stride, n) * scale;
+            return;
+        }
+        float** k = stackalloc float*[8];
+        var zero = Vector256<float>.Zero;
+        for (int i0 = 0; i0 < count; i0 += 8)
+        {
+            int m = Math.Min(8, count - i0);
+            for (int j = 0; j < m; j++) k[j] = keys + (long)Cell(i0 + j, contiguous, extra) * stride;
+            Vector256<float> a0 = zero, a1 = zero, a2 = zero, a3 = zero, a4 = zero, a5 = zero, a6 = zero, a7 = zero;
+            for (int b = 0; b < n; b += 8)
+            {
+                var qv = Vector256.Load(q + b);
+                a0 = Fma(qv, Vector256.Load(k[0] + b), a0);
+                if (m > 1) a1 = Fma(qv, Vector256.Load(k[1] + b), a1);
+                if (m > 2) a2 = Fma(qv, Vector256.Load(k[2] + b), a2);
+                if (m > 3) a3 = Fma(qv, Vector256.Load(k[3] + b), a3);
+                if (m > 4) a4 = Fma(qv, Vector256.Load(k[4] + b), a4);
+                if (m > 5) a5 = Fma(qv, Vector256.Load(k[5] + b), a5);
+                if (m > 6) a6 = Fma(qv, Vector256.Load(k[6] + b), a6);
+                if (m > 7) a7 = Fma(qv, Vector256.Load(k[7] + b), a7);
+            }
+            // Lane j of the result is ((a_j[0]+a_j[1]) + (a_j[2]+a_j[3])) + ((a_j[4]+a_j[5]) + (a_j[6]+a_j[7])).
+            var h01 = Avx.HorizontalAdd(a0, a1);
+            var h23 = Avx.HorizontalAdd(a2, a3);
+            var h45 = Avx.HorizontalAdd(a4, a5);
+            var h67 = Avx.HorizontalAdd(a6, a7);
+            var h0123 = Avx.HorizontalAdd(h01, h23); // [a0 a1 a2 a3 (low halves) | a0 a1 a2 a3 (high halves)]
+            var h4567 = Avx.HorizontalAdd(h45, h67);
+            var low = Avx.Permute2x128(h0123, h4567, 0x20);
+            var high = Avx.Permute2x128(h0123, h4567, 0x31);
+            var sums = (low + high) * Vector256.Create(scale);
+            if (m == 8) sums.Store(scores + i0);
+            else for (int j = 0; j < m; j++) scores[i0 + j] = sums.GetElement(j);
+        }
+    }
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    static int Cell(int i, int contiguous, ReadOnlySpan<int> extra) => i < contiguous ? i : extra[i - contiguous];
 }
