@@ -25,7 +25,7 @@ public class ForwardParityTests(ITestOutputHelper output)
         Assert.Equal(c.PromptIds, prompt);
 
         var peerIds = peer.Greedy(prompt, c.GeneratedIds.Length);
-        var augurIds = Greedy(augur.Model, prompt, c.GeneratedIds.Length);
+        var augurIds = AugurRuns.Greedy(augur.Model, prompt, c.GeneratedIds.Length);
         Assert.Equal(c.GeneratedIds, peerIds);
         Assert.Equal(peerIds, augurIds);
     }
@@ -59,13 +59,13 @@ public class ForwardParityTests(ITestOutputHelper output)
         var cache = model.CreateCache(512);
 
         var peerRows = peer.Logits(prompt).ToList();
-        var augurRows = Logits(model, cache, prompt, 0).ToList();
+        var augurRows = AugurRuns.Logits(model, cache, prompt, 0).ToList();
         int position = prompt.Length;
         for (int step = 0; step < 16; step++, position++)
         {
             int next = LlamaCpp.ArgMax(peerRows[^1]);
             peerRows.Add(peer.Logits([next], position)[0]);
-            augurRows.AddRange(Logits(model, cache, [next], position));
+            augurRows.AddRange(AugurRuns.Logits(model, cache, [next], position));
         }
 
         float worst = 0, largest = 0;
@@ -100,27 +100,5 @@ public class ForwardParityTests(ITestOutputHelper output)
             Loaded[file] = pair = (LoadedModel.Open(path, pool: new WorkerPool(1)), LlamaCpp.Model(path));
         }
         return pair;
-    }
-
-    /// <summary>Augur's greedy continuation, driven exactly like <see cref="LlamaCpp.Greedy"/>: the prompt in one batch, then one token a step.</summary>
-    static int[] Greedy(LlamaModel model, int[] prompt, int count)
-    {
-        var cache = model.CreateCache(prompt.Length + count);
-        var logits = Logits(model, cache, prompt, 0)[^1];
-        var ids = new int[count];
-        for (int i = 0; i < count; i++)
-        {
-            ids[i] = LlamaCpp.ArgMax(logits);
-            if (i + 1 < count) logits = Logits(model, cache, [ids[i]], prompt.Length + i)[0];
-        }
-        return ids;
-    }
-
-    static float[][] Logits(LlamaModel model, IKvCache cache, ReadOnlySpan<int> tokens, int start)
-    {
-        var batch = new Batch(tokens.Length);
-        for (int i = 0; i < tokens.Length; i++) batch.Add(tokens[i], start + i, 0, logits: true);
-        model.Forward(batch, cache);
-        return [.. Enumerable.Range(0, tokens.Length).Select(i => model.Logits(i).ToArray())];
     }
 }

@@ -152,12 +152,12 @@ public class QuantizedPeerTests(ITestOutputHelper output)
 
         var cache = augur.Model.CreateCache(512);
         var peerRows = peer.Logits(prompt).ToList();
-        var augurRows = Logits(augur.Model, cache, prompt, 0).ToList();
+        var augurRows = AugurRuns.Logits(augur.Model, cache, prompt, 0).ToList();
         for (int step = 0, position = prompt.Length; step < 16; step++, position++)
         {
             int next = LlamaCpp.ArgMax(peerRows[^1]);
             peerRows.Add(peer.Logits([next], position)[0]);
-            augurRows.AddRange(Logits(augur.Model, cache, [next], position));
+            augurRows.AddRange(AugurRuns.Logits(augur.Model, cache, [next], position));
         }
 
         float largest = peerRows.Max(r => r.Max(Math.Abs));
@@ -215,7 +215,7 @@ public class QuantizedPeerTests(ITestOutputHelper output)
         using var peer = LlamaCpp.Model(path);
         int[] prompt = augur.Tokenizer.Encode(Reference.Get("once_upon_a_time").Prompt);
         var peerIds = peer.Greedy(prompt, 32);
-        var augurIds = Greedy(augur.Model, prompt, 32);
+        var augurIds = AugurRuns.Greedy(augur.Model, prompt, 32);
         output.WriteLine($"{model} {type}: {string.Join(' ', augurIds)}");
         Assert.Equal(peerIds, augurIds);
     }
@@ -230,27 +230,5 @@ public class QuantizedPeerTests(ITestOutputHelper output)
         var e = Assert.Throws<ModelFormatException>(() => Quantizer.Quantize(Reference.Stories260KGguf, path, type));
         Assert.Contains("blk.0.ffn_down.weight", e.Message);
         Assert.False(File.Exists(path));
-    }
-
-    /// <summary>Augur's greedy continuation, driven like <see cref="LlamaCpp.Greedy"/>: the prompt in one batch, then a token a step.</summary>
-    static int[] Greedy(LlamaModel model, int[] prompt, int count)
-    {
-        var cache = model.CreateCache(prompt.Length + count);
-        var logits = Logits(model, cache, prompt, 0)[^1];
-        var ids = new int[count];
-        for (int i = 0; i < count; i++)
-        {
-            ids[i] = LlamaCpp.ArgMax(logits);
-            if (i + 1 < count) logits = Logits(model, cache, [ids[i]], prompt.Length + i)[0];
-        }
-        return ids;
-    }
-
-    static float[][] Logits(LlamaModel model, IKvCache cache, ReadOnlySpan<int> tokens, int start)
-    {
-        var batch = new Batch(tokens.Length);
-        for (int i = 0; i < tokens.Length; i++) batch.Add(tokens[i], start + i, 0, logits: true);
-        model.Forward(batch, cache);
-        return [.. Enumerable.Range(0, tokens.Length).Select(i => model.Logits(i).ToArray())];
     }
 }
