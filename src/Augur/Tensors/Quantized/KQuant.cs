@@ -240,9 +240,8 @@ internal static unsafe class KQuant
         return scale;
     }
 
-    /// <summary>make_qx_quants with rmse_type 1 and no importance weights (the form quantize_row_q6_K_ref uses):
-    /// symmetric codes L in [0, 2·nmax) (stored biased by nmax), weights x², 19 candidate scales.</summary>
-    public static float MakeQxQuants(int n, int nmax, float* x, sbyte* L)
+    /// <summary>The value of largest magnitude (first one on ties), sign kept: the symmetric quantizers scale by it.</summary>
+    static float SignedAbsMax(int n, float* x)
     {
         float max = 0, amax = 0;
         for (int i = 0; i < n; i++)
@@ -250,7 +249,15 @@ internal static unsafe class KQuant
             float ax = MathF.Abs(x[i]);
             if (ax > amax) { amax = ax; max = x[i]; }
         }
-        if (amax < GroupMaxEps)
+        return max;
+    }
+
+    /// <summary>make_qx_quants with rmse_type 1 and no importance weights (the form quantize_row_q6_K_ref uses):
+    /// symmetric codes L in [0, 2·nmax) (stored biased by nmax), weights x², 19 candidate scales.</summary>
+    public static float MakeQxQuants(int n, int nmax, float* x, sbyte* L)
+    {
+        float max = SignedAbsMax(n, x);
+        if (MathF.Abs(max) < GroupMaxEps)
         {
             for (int i = 0; i < n; i++) L[i] = 0;
             return 0;
@@ -294,13 +301,8 @@ internal static unsafe class KQuant
     /// x²-weighted error, stored biased by nmax.</summary>
     public static float MakeQ3Quants(int n, int nmax, float* x, sbyte* L)
     {
-        float max = 0, amax = 0;
-        for (int i = 0; i < n; i++)
-        {
-            float ax = MathF.Abs(x[i]);
-            if (ax > amax) { amax = ax; max = x[i]; }
-        }
-        if (amax < GroupMaxEps)
+        float max = SignedAbsMax(n, x);
+        if (MathF.Abs(max) < GroupMaxEps)
         {
             for (int i = 0; i < n; i++) L[i] = 0;
             return 0;
