@@ -1,5 +1,4 @@
 using System.Runtime.InteropServices;
-using System.Runtime.Intrinsics;
 using Augur.Cache;
 using Augur.Tensors;
 
@@ -189,7 +188,7 @@ public sealed unsafe class LlamaModel : IDisposable
         {
             (_batch, _cache, _layer) = (batch, cache, layer);
             for (int i = 0; i < _scores.Length; i++)
-                if (_scores[i].Length < cache.Capacity) _scores[i] = new float[cache.Capacity];
+                if (_scores[i].Length < Attention.ScratchLength(cache.Capacity)) _scores[i] = new float[Attention.ScratchLength(cache.Capacity)];
         }
 
         public void Execute(int part, int parts)
@@ -215,12 +214,8 @@ public sealed unsafe class LlamaModel : IDisposable
                         continue;
                     }
                     fixed (byte* keyBytes = _cache.Keys(_layer, seq), valueBytes = _cache.Values(_layer, seq))
-                    {
-                        float* keys = (float*)keyBytes, values = (float*)valueBytes;
-                        Simd.Scores(q, keys + kvOffset, kvDim, end, s.Extra.AsSpan(e0, e1 - e0), count, hd, scale, sp);
-                        Ops.Softmax(scores.AsSpan(0, count));
-                        WeightedSum(sp, values + kvOffset, kvDim, end, s.Extra.AsSpan(e0, e1 - e0), output, hd);
-                    }
+                        Attention.Attend(q, (float*)keyBytes + kvOffset, (float*)valueBytes + kvOffset, kvDim, end, s.Extra.AsSpan(e0, e1 - e0),
+                            count, hd, scale, sp, output);
                 }
             }
         }
@@ -249,32 +244,6 @@ public sealed unsafe class LlamaModel : IDisposable
                     System.Numerics.Tensors.TensorPrimitives.ConvertToSingle(values.Slice((i < end ? i : extra[i - end]) * kvDim + kvOffset, hd), row);
                     System.Numerics.Tensors.TensorPrimitives.MultiplyAdd(row, sp[i], new ReadOnlySpan<float>(output, hd), new Span<float>(output, hd));
                 }
-            }
-        }
-
-        /// <summary>output = Σ_i p_i · v(cell_i), cells 0..end-1 then the listed extras; accumulated in registers
-        /// 8 lanes at a time when the head size allows.</summary>
-        static void WeightedSum(float* p, float* v, int stride, int end, ReadOnlySpan<int> extra, float* output, int hd)
-        {
-            int d = 0;
-            if (Vector256.IsHardwareAccelerated)
-            {
-                for (; d + 8 <= hd; d += 8)
-                {
-                    var acc = Vector256<float>.Zero;
-                    for (int i = 0; i < end; i++)
-                        acc = Vector256.FusedMultiplyAdd(Vector256.Create(p[i]), Vector256.Load(v + i * stride + d), acc);
-                    for (int e = 0; e < extra.Length; e++)
-                        acc = Vector256.FusedMultiplyAdd(Vector256.Create(p[end + e]), Vector256.Load(v + extra[e] * stride + d), acc);
-                    acc.Store(output + d);
-                }
-            }
-            for (; d < hd; d++)
-            {
-                float acc = 0;
-                for (int i = 0; i < end; i++) acc += p[i] * v[i * stride + d];
-                for (int e = 0; e < extra.Length; e++) acc += p[end + e] * v[extra[e] * stride + d];
-                output[d] = acc;
             }
         }
     }

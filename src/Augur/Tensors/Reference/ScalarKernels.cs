@@ -33,6 +33,22 @@ public static class ScalarKernels
         for (int i = 0; i < x.Length; i++) x[i] = (float)(Math.Exp(x[i] - max) / sum);
     }
 
+    /// <summary>Attention of one query over key/value rows (count, headDim): softmax(q·kᵢ·scale) · V, in double.</summary>
+    public static void Attend(ReadOnlySpan<float> q, ReadOnlySpan<float> keys, ReadOnlySpan<float> values, int count, float scale, Span<float> output)
+    {
+        int n = q.Length;
+        var p = new double[count];
+        double max = double.NegativeInfinity, sum = 0;
+        for (int i = 0; i < count; i++) max = Math.Max(max, p[i] = Dot(q, keys.Slice(i * n, n)) * scale);
+        for (int i = 0; i < count; i++) sum += p[i] = Math.Exp(p[i] - max);
+        for (int d = 0; d < n; d++)
+        {
+            double acc = 0;
+            for (int i = 0; i < count; i++) acc += p[i] * values[i * n + d];
+            output[d] = (float)(acc / sum);
+        }
+    }
+
     public static float Silu(float x) => (float)(x / (1 + Math.Exp(-x)));
 
     /// <summary>SwiGLU: up[i] ← silu(gate[i]) · up[i], in double.</summary>
