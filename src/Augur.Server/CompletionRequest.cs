@@ -25,6 +25,8 @@ sealed class CompletionRequest
     /// <summary>Chat: logprobs: true. Completions: logprobs: N (any N ≥ 0).</summary>
     public bool Logprobs { get; private init; }
     public int TopLogprobs { get; private init; }
+    /// <summary>Augur extra: the drafter for speculative decoding (lossless), "none" by default.</summary>
+    public string Speculative { get; private init; } = "none";
 
     public static CompletionRequest Parse(JsonElement body, bool chat, int vocabSize)
     {
@@ -34,8 +36,10 @@ sealed class CompletionRequest
 
         long? n = f.Integer("n", 1, long.MaxValue);
         if (n is not (null or 1)) throw ApiException.Invalid($"n must be 1: Augur returns one choice per request (got {n})", "n");
-        if (f.Get("speculative") is { } speculative && (speculative.ValueKind != JsonValueKind.String || speculative.GetString() != "none"))
-            throw ApiException.Invalid("speculative must be \"none\": speculative decoding is not available in the server yet", "speculative");
+        string speculative = f.String("speculative") ?? "none";
+        if (!Augur.Speculative.Drafters.Batchable.Contains(speculative))
+            throw ApiException.Invalid($"speculative must be one of {string.Join(", ", Augur.Speculative.Drafters.Batchable)} " +
+                "(swift and draft run forward passes of their own, which continuous batching cannot interleave)", "speculative");
 
         bool logprobs;
         int topLogprobs;
@@ -69,6 +73,7 @@ sealed class CompletionRequest
             IncludeUsage = streamOptions is { } so && (new Fields(so).Bool("include_usage", "stream_options.include_usage") ?? false),
             Logprobs = logprobs,
             TopLogprobs = topLogprobs,
+            Speculative = speculative,
             Sampling = new SamplingOptions
             {
                 Temperature = (float)(f.Number("temperature", 0, 2) ?? defaults.Temperature),

@@ -46,7 +46,7 @@ sealed class Completions(BatchScheduler scheduler, ChatPrompt chat, string model
             MaxTokens = request.MaxTokens ?? context,
             Sampling = request.Sampling,
             Stop = request.Stop,
-        }, request.TopLogprobs, http.RequestAborted);
+        }, request.TopLogprobs, http.RequestAborted, request.Speculative);
 
         var reply = new Reply(isChat, request, modelId, _tokenizer, prompt[^1]);
         if (request.Stream) await StreamAsync(http, run, reply);

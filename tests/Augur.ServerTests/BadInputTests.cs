@@ -63,6 +63,7 @@ public sealed class BadInputTests(ServerFixture server)
     [InlineData("""{"messages":[{"role":"user","content":"x"}],"logprobs":true,"top_logprobs":50}""", "top_logprobs")]
     [InlineData("""{"messages":[{"role":"user","content":"x"}],"speculative":"ngram"}""", "speculative")]
     [InlineData("""{"messages":[{"role":"user","content":"x"}],"speculative":3}""", "speculative")]
+    [InlineData("""{"messages":[{"role":"user","content":"x"}],"speculative":"swift"}""", "speculative")]
     public async Task Chat_bad_requests_get_400(string body, string? param)
     {
         AssertError(400, await server.PostAsync(Chat, body), param);
@@ -83,10 +84,10 @@ public sealed class BadInputTests(ServerFixture server)
     }
 
     [Fact]
-    public async Task Unknown_fields_are_ignored_and_speculative_none_is_accepted()
+    public async Task Unknown_fields_are_ignored_and_augur_extras_are_accepted()
     {
         var (status, body) = await server.PostAsync(Chat,
-            """{"messages":[{"role":"user","content":"Hi","name":"bob"}],"max_tokens":2,"temperature":0,"user":"u1","metadata":{"a":1},"frobnicate":[1,{"x":null}],"speculative":"none","top_k":0,"min_p":0}""");
+            """{"messages":[{"role":"user","content":"Hi","name":"bob"}],"max_tokens":2,"temperature":0,"user":"u1","metadata":{"a":1},"frobnicate":[1,{"x":null}],"speculative":"aded","top_k":0,"min_p":0}""");
         Assert.Equal(200, status);
         Assert.Equal("chat.completion", body.GetProperty("object").GetString());
     }

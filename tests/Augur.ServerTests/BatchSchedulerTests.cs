@@ -55,6 +55,57 @@ public sealed class BatchSchedulerTests : IDisposable
     }
 
     [Fact]
+    public async Task Speculating_requests_match_the_generator_greedy_and_seeded()
+    {
+        // Every batchable drafter, greedy and sampled, all at once with plain requests: greedy output must be plain
+        // greedy's; seeded sampling must be exactly what the single-request generator with the same drafter gives.
+        using var model = LoadedModel.Open(ServerFixture.ModelPath);
+        var drafters = Augur.Speculative.Drafters.Batchable.Where(n => n != "none").ToArray();
+        var cases = drafters.SelectMany((d, i) => new[]
+        {
+            (Drafter: d, Request: new GenerationRequest { Prompt = Prompts[i % Prompts.Length], MaxTokens = 100, Sampling = SamplingOptions.Greedy }),
+            (Drafter: d, Request: new GenerationRequest { Prompt = Prompts[(i + 1) % Prompts.Length], MaxTokens = 60, Sampling = new SamplingOptions { Seed = 11 + i, Temperature = 0.9f, FrequencyPenalty = 0.2f } }),
+        }).Append((Drafter: "none", Request: new GenerationRequest { Prompt = Prompts[1], MaxTokens = 80, Sampling = SamplingOptions.Greedy })).ToList();
+        var expected = cases.Select(c =>
+        {
+            var plain = new Generator(model.Model, model.Tokenizer).Generate(c.Request);
+            var g = new Generator(model.Model, model.Tokenizer) { Drafter = Augur.Speculative.Drafters.CreateBatchable(c.Drafter, model.Model.Config.VocabSize) };
+            var speculated = g.Generate(c.Request);
+            if (c.Request.Sampling.IsGreedy) Assert.Equal(plain.Ids, speculated.Ids);
+            return speculated;
+        }).ToList();
+
+        using var scheduler = new BatchScheduler(model.Model, model.Tokenizer, parallel: 6);
+        var runs = new List<Task<(GenerationResult Result, string Streamed)>>();
+        foreach (var c in cases)
+        {
+            runs.Add(Collect(scheduler.Submit(c.Request, speculative: c.Drafter)));
+            await Task.Delay(1);
+        }
+        var got = await Task.WhenAll(runs);
+        for (int i = 0; i < cases.Count; i++)
+        {
+            Assert.Equal(expected[i].Ids, got[i].Result.Ids);
+            Assert.Equal(expected[i].Text, got[i].Streamed);
+            Assert.Equal(expected[i].FinishReason, got[i].Result.FinishReason);
+            if (cases[i].Drafter != "none") Assert.Equal(got[i].Result.Ids.Length, got[i].Result.Speculation!.Steps + got[i].Result.Speculation!.Accepted);
+        }
+        // Speculation did draft and accept something (otherwise this test would prove nothing).
+        Assert.True(got.Where((_, i) => cases[i].Drafter != "none").Sum(g => g.Result.Speculation!.Accepted) > 0);
+    }
+
+    [Theory]
+    [InlineData("swift")]
+    [InlineData("draft")]
+    [InlineData("ngram")]
+    public void Drafters_that_cannot_batch_are_refused_clearly(string name)
+    {
+        using var scheduler = new BatchScheduler(_model.Model, _model.Tokenizer);
+        var e = Assert.Throws<InvalidRequestException>(() => scheduler.Submit(new GenerationRequest { Prompt = "x" }, speculative: name));
+        Assert.Contains(name, e.Message);
+    }
+
+    [Fact]
     public async Task Stop_strings_and_logprobs_match_the_generator()
     {
         var probe = Alone(new GenerationRequest { Prompt = Prompts[0], MaxTokens = 80, Sampling = SamplingOptions.Greedy });

@@ -145,4 +145,23 @@ public sealed class OpenAiSdkTests(ServerFixture server)
         Assert.Equal(0, chunks[^1].GetProperty("choices").GetArrayLength());
         Assert.Equal(50, chunks[^1].GetProperty("usage").GetProperty("completion_tokens").GetInt32());
     }
+
+    [Theory]
+    [InlineData("lookup")]
+    [InlineData("recycling")]
+    [InlineData("aded")]
+    [InlineData("auto")]
+    public async Task Speculative_completions_are_exactly_plain_greedy(string drafter)
+    {
+        const string prompt = "Tom and his dog went to the park.";
+        using var loaded = LoadedModel.Open(ServerFixture.ModelPath);
+        var alone = new Generator(loaded.Model, loaded.Tokenizer).Generate(new GenerationRequest { Prompt = prompt, MaxTokens = 120, Sampling = SamplingOptions.Greedy });
+
+        var events = await server.StreamAsync("v1/completions",
+            $$"""{"prompt":"{{prompt}}","max_tokens":120,"temperature":0,"stream":true,"speculative":"{{drafter}}"}""");
+        Assert.Equal("[DONE]", events[^1]);
+        string streamed = string.Concat(events[..^1].Select(e => JsonDocument.Parse(e).RootElement)
+            .Where(c => c.GetProperty("choices").GetArrayLength() > 0).Select(c => c.GetProperty("choices")[0].GetProperty("text").GetString()));
+        Assert.Equal(alone.Text, streamed);
+    }
 }

@@ -9,7 +9,8 @@ namespace Augur.Chat;
 /// <summary>
 /// A <see cref="IChatClient"/> over a model in this process. Concurrent calls are batched together by its own
 /// <see cref="BatchScheduler"/>. <see cref="ChatOptions"/> map to <see cref="SamplingOptions"/> (an unset option
-/// keeps Augur's default); Augur-only settings go in <see cref="ChatOptions.AdditionalProperties"/>: <c>min_p</c>.
+/// keeps Augur's default); Augur-only settings go in <see cref="ChatOptions.AdditionalProperties"/>: <c>min_p</c>,
+/// <c>speculative</c> (a drafter from <see cref="Speculative.Drafters.Batchable"/>; lossless).
 /// The client does not own the model.
 /// </summary>
 public sealed class AugurChatClient : IChatClient
@@ -29,7 +30,7 @@ public sealed class AugurChatClient : IChatClient
 
     public async Task<ChatResponse> GetResponseAsync(IEnumerable<ChatMessage> messages, ChatOptions? options = null, CancellationToken cancellationToken = default)
     {
-        var run = _scheduler.Submit(Request(messages, options), cancel: cancellationToken);
+        var run = _scheduler.Submit(Request(messages, options), cancel: cancellationToken, speculative: Speculative(options));
         var result = await run.Completion.WaitAsync(cancellationToken).ConfigureAwait(false);
         cancellationToken.ThrowIfCancellationRequested();
         return new ChatResponse(new ChatMessage(ChatRole.Assistant, result.Text))
@@ -49,7 +50,7 @@ public sealed class AugurChatClient : IChatClient
         using var abandon = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
         try
         {
-            var run = _scheduler.Submit(Request(messages, options), cancel: abandon.Token);
+            var run = _scheduler.Submit(Request(messages, options), cancel: abandon.Token, speculative: Speculative(options));
             string id = NewId();
             var created = DateTimeOffset.UtcNow;
             ChatResponseUpdate Update() => new() { Role = ChatRole.Assistant, ResponseId = id, MessageId = id, ModelId = _metadata.DefaultModelId, CreatedAt = created };
@@ -97,6 +98,9 @@ public sealed class AugurChatClient : IChatClient
             },
         };
     }
+
+    static string Speculative(ChatOptions? options) =>
+        options?.AdditionalProperties?.TryGetValue("speculative", out string? name) == true && name is not null ? name : "none";
 
     /// <summary>A 64-bit seed as the 32-bit one the samplers take (unchanged when it fits).</summary>
     internal static int FoldSeed(long seed) => seed is >= int.MinValue and <= int.MaxValue ? (int)seed : seed.GetHashCode();

@@ -4,6 +4,7 @@ using System.Threading.Channels;
 using Augur.Cache;
 using Augur.Model;
 using Augur.Sampling;
+using Augur.Speculative;
 using Augur.Tokenizers;
 
 namespace Augur.Generation;
@@ -40,6 +41,9 @@ public sealed class SchedulerBusyException(string message) : AugurException(mess
 /// then samples for each request with its own sampler chain, detokenizer and stop matcher. Requests join and
 /// leave between steps. As in vLLM's scheduler there is no prefill phase: a request has tokens computed and
 /// tokens to compute. The forward is batch-invariant, so every request gets exactly what it would get alone.
+/// A request may speculate with a drafter that needs nothing but its own tokens (lookup, recycling, aded, auto):
+/// its draft tree rides in the same batch after its last token, and its <see cref="Verifier"/> accepts the longest
+/// matching path and compacts its cache row — output identical to decoding it alone without speculation.
 /// </summary>
 public sealed class BatchScheduler : IDisposable
 {
@@ -89,12 +93,20 @@ public sealed class BatchScheduler : IDisposable
     /// empty prompt, prompt that fills the context) and <see cref="SchedulerBusyException"/> when every slot and
     /// queue place is taken. <paramref name="topLogprobs"/> asks for that many alternatives per token.
     /// Cancelling <paramref name="cancel"/> drops the request at the next step and frees its cache row.
+    /// <paramref name="speculative"/> names a drafter from <see cref="Drafters.Batchable"/> ("none": plain decoding).
     /// </summary>
-    public ScheduledRequest Submit(GenerationRequest request, int topLogprobs = 0, CancellationToken cancel = default)
+    public ScheduledRequest Submit(GenerationRequest request, int topLogprobs = 0, CancellationToken cancel = default, string speculative = "none")
     {
         if (topLogprobs < 0) throw new InvalidRequestException($"top logprobs must be ≥ 0 (got {topLogprobs})");
+        var drafter = Drafters.CreateBatchable(speculative, _model.Config.VocabSize);
         var (prompt, seed, sampler) = request.Prepare(_tokenizer, ContextLength);
         var job = new Job(request, prompt, seed, sampler, Math.Min(topLogprobs, _model.Config.VocabSize), _tokenizer);
+        if (drafter is not null)
+        {
+            drafter.Begin(prompt);
+            job.Speculation = new Speculation(drafter, new DraftTree(Math.Min(MaxDraftPerRequest, _batch.Capacity / Parallel - 1)), prompt);
+            job.Next = prompt[^1]; // as in Generator: the last prompt token is the first step's root
+        }
         job.Registration = cancel.Register(() => job.Cancelled = true);
         string? refusal;
         lock (_lock)
@@ -148,6 +160,11 @@ public sealed class BatchScheduler : IDisposable
             if (_slots[seq] is not null) continue;
             var job = _waiting.Dequeue();
             job.Sequence = seq;
+            if (job.Speculation is { } spec)
+            {
+                spec.Verifier = new Verifier(_model, _cache, seq);
+                spec.Verifier.Reset(job.Seed);
+            }
             job.Clock.Start();
             _cache.Clear(seq);
             _slots[seq] = job;
@@ -173,15 +190,29 @@ public sealed class BatchScheduler : IDisposable
         foreach (var job in _active)
         {
             job.Output = -1;
-            if (job.Computed < job.Prompt.Length) continue;
+            job.Verifying = false;
+            if (job.Computed < job.PromptEnd) continue;
             job.Output = _batch.OutputCount;
-            _batch.Add(job.Next, job.Computed++, job.Sequence, logits: true);
+            if (job.Speculation is { } spec)
+            {
+                // Every tree fits: each request's tree holds at most Capacity / Parallel − 1 nodes.
+                spec.Tree.Clear();
+                int room = ContextLength - job.Computed - 1, left = job.Request.MaxTokens - job.Ids.Count - 1;
+                if (room > 0 && left > 0)
+                {
+                    spec.Drafter.Propose(System.Runtime.InteropServices.CollectionsMarshal.AsSpan(spec.Context), spec.Tree);
+                    spec.Tree.Fit(maxDepth: left, maxNodes: room);
+                }
+                spec.Verifier!.Add(_batch, job.Next, spec.Tree);
+                job.Verifying = true;
+            }
+            else _batch.Add(job.Next, job.Computed++, job.Sequence, logits: true);
         }
         foreach (var job in _active)
         {
-            int n = Math.Min(_batch.Capacity - _batch.Count, job.Prompt.Length - job.Computed);
-            if (job.Computed >= job.Prompt.Length || n <= 0) continue;
-            bool last = job.Computed + n == job.Prompt.Length;
+            int n = Math.Min(_batch.Capacity - _batch.Count, job.PromptEnd - job.Computed);
+            if (job.Computed >= job.PromptEnd || n <= 0) continue;
+            bool last = job.Speculation is null && job.Computed + n == job.PromptEnd;
             if (last) job.Output = _batch.OutputCount;
             for (int i = 0; i < n; i++, job.Computed++)
                 _batch.Add(job.Prompt[job.Computed], job.Computed, job.Sequence, logits: last && i == n - 1);
@@ -189,7 +220,11 @@ public sealed class BatchScheduler : IDisposable
         _model.Forward(_batch, _cache);
 
         for (int i = _active.Count - 1; i >= 0; i--)
-            if (_active[i].Output >= 0) Sample(_active[i], _model.Logits(_active[i].Output));
+        {
+            var job = _active[i];
+            if (job.Verifying) Verify(job);
+            else if (job.Output >= 0) Sample(job, _model.Logits(job.Output));
+        }
     }
 
     /// <summary>One step of <see cref="Generator.Generate"/>'s loop for one request: sample, emit, decide whether it ends.</summary>
@@ -201,16 +236,50 @@ public sealed class BatchScheduler : IDisposable
             job.Clock.Restart();
         }
         int token = job.Sampler.Sample(logits, _candidates);
-        if (job.Request.StopAtEos && token == _tokenizer.EosId) { Finish(job, FinishReason.EndOfSequence); return; }
         job.Sampler.Accept(token);
+        if (Emit(job, token, logits, fromDraft: false)) FeedOrFinish(job, token);
+    }
+
+    /// <summary>A speculating request's step: accept the longest verified path of its tree and emit it.</summary>
+    void Verify(Job job)
+    {
+        if (job.PromptTime is null)
+        {
+            job.PromptTime = job.Clock.Elapsed;
+            job.Clock.Restart();
+        }
+        var spec = job.Speculation!;
+        var step = spec.Verifier!.Verify(job.Sampler, job.Request.Sampling.IsGreedy);
+        spec.Stats.Record(spec.Tree.Count, step.Accepted);
+        spec.Drafter.Learn(step);
+        job.Computed = _cache.Length(job.Sequence);
+        for (int j = 0; j < step.Emitted.Count; j++)
+        {
+            spec.Context.Add(step.Emitted[j]);
+            if (!Emit(job, step.Emitted[j], spec.Verifier.Logits(step.Rows[j]), fromDraft: j < step.Accepted)) return;
+        }
+        FeedOrFinish(job, step.Emitted[^1]);
+    }
+
+    /// <summary>Streams a chosen token; false when it ended the request (end of sequence, stop string, length).</summary>
+    bool Emit(Job job, int token, ReadOnlySpan<float> logits, bool fromDraft)
+    {
+        if (job.Request.StopAtEos && token == _tokenizer.EosId) { Finish(job, FinishReason.EndOfSequence); return false; }
         job.Ids.Add(token);
         var (emit, stopped) = job.Stops.Push(job.Detokenizer.Push(token));
         job.Text.Append(emit);
         float logSum = Augur.Tensors.Ops.LogSumExp(logits);
-        job.Channel.Writer.TryWrite(new ScheduledToken(new TokenEvent(token, emit, logits[token] - logSum), Top(logits, logSum, job.TopLogprobs)));
+        job.Channel.Writer.TryWrite(new ScheduledToken(new TokenEvent(token, emit, logits[token] - logSum, fromDraft), Top(logits, logSum, job.TopLogprobs)));
         if (stopped) Finish(job, FinishReason.Stop);
         else if (job.Ids.Count == job.Request.MaxTokens) Finish(job, FinishReason.Length);
-        else if (job.Computed == ContextLength) Finish(job, FinishReason.ContextFull); // no cell left to feed it
+        else return true;
+        return false;
+    }
+
+    /// <summary>The last emitted token is computed next step, unless the cache row has no cell left for it.</summary>
+    void FeedOrFinish(Job job, int token)
+    {
+        if (job.Computed == ContextLength) Finish(job, FinishReason.ContextFull);
         else job.Next = token;
     }
 
@@ -259,6 +328,19 @@ public sealed class BatchScheduler : IDisposable
         _loop.Join();
     }
 
+    /// <summary>Most draft tokens one request verifies per step.</summary>
+    const int MaxDraftPerRequest = 64;
+
+    /// <summary>A speculating request's drafter, tree, verifier (once it has a cache row), context and counters.</summary>
+    sealed class Speculation(IDrafter drafter, DraftTree tree, int[] prompt)
+    {
+        public IDrafter Drafter { get; } = drafter;
+        public DraftTree Tree { get; } = tree;
+        public List<int> Context { get; } = [.. prompt];
+        public SpeculativeStats Stats { get; } = new();
+        public Verifier? Verifier { get; set; }
+    }
+
     /// <summary>A request's state while the scheduler holds it.</summary>
     sealed class Job(GenerationRequest request, int[] prompt, int seed, SamplerChain sampler, int topLogprobs, ITokenizer tokenizer)
     {
@@ -277,7 +359,11 @@ public sealed class BatchScheduler : IDisposable
         public int Sequence;   // cache row while admitted
         public int Computed;   // tokens in the cache row (prompt, then generated)
         public int Next;       // the sampled token to feed next step
+        /// <summary>Prompt tokens computed as prompt chunks; a speculating request leaves its last one to be the first step's root.</summary>
+        public int PromptEnd => Speculation is null ? Prompt.Length : Prompt.Length - 1;
         public int Output;     // logits row in this step's batch, or −1
+        public bool Verifying; // this step carries its draft tree (Speculation.Verifier knows the rows)
+        public Speculation? Speculation;
         public List<int> Ids { get; } = [];
         public StringBuilder Text { get; } = new();
         public Stopwatch Clock { get; } = new();
@@ -291,7 +377,10 @@ public sealed class BatchScheduler : IDisposable
             else
             {
                 var (promptTime, generationTime) = PromptTime is { } p ? (p, Clock.Elapsed) : (Clock.Elapsed, TimeSpan.Zero);
-                Done.TrySetResult(new GenerationResult(Prompt, Ids.ToArray(), Text.ToString(), reason!.Value, Seed, promptTime, generationTime));
+                Done.TrySetResult(new GenerationResult(Prompt, Ids.ToArray(), Text.ToString(), reason!.Value, Seed, promptTime, generationTime)
+                {
+                    Speculation = Speculation?.Stats,
+                });
             }
         }
     }

@@ -74,7 +74,7 @@ public sealed class Generator
             if (drafter is not null && room > 0 && request.MaxTokens - ids.Count > 1)
             {
                 drafter.Propose(System.Runtime.InteropServices.CollectionsMarshal.AsSpan(context), tree);
-                Prune(tree, Math.Min(room, request.MaxTokens - ids.Count - 1));
+                tree.Fit(maxDepth: request.MaxTokens - ids.Count - 1, maxNodes: room);
             }
             var step = _verifier.Step(last, tree, sampler, request.Sampling.IsGreedy);
             stats.Record(tree.Count, step.Accepted);
@@ -103,24 +103,6 @@ public sealed class Generator
         {
             Speculation = drafter is null ? null : stats,
         };
-    }
-
-    /// <summary>Drops nodes deeper than <paramref name="maxDepth"/> (nodes come after their parents, so a prefix filter works).</summary>
-    static void Prune(DraftTree tree, int maxDepth)
-    {
-        if (tree.Depths.AsSpan(0, tree.Count).IndexOfAnyExceptInRange(0, maxDepth) < 0) return;
-        var kept = new DraftTree(tree.Capacity);
-        var map = new int[tree.Count];
-        for (int i = 0; i < tree.Count; i++)
-        {
-            map[i] = -1;
-            if (tree.Depths[i] > maxDepth) continue;
-            int parent = tree.Parents[i] < 0 ? -1 : map[tree.Parents[i]];
-            if (tree.Parents[i] >= 0 && parent < 0) continue;
-            map[i] = kept.Add(parent, tree.Tokens[i]);
-        }
-        tree.Clear();
-        for (int i = 0; i < kept.Count; i++) tree.Add(kept.Parents[i], kept.Tokens[i]);
     }
 
     /// <summary>Computes the prompt in batches (no logits needed: the last prompt token is the first step's root).</summary>

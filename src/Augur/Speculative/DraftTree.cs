@@ -47,4 +47,25 @@ public sealed class DraftTree(int capacity)
             if (Parents[i] == parent && Tokens[i] == token) return i;
         return -1;
     }
+
+    /// <summary>
+    /// Cuts the tree to what a step can take: no node deeper than <paramref name="maxDepth"/> (tokens the request may
+    /// still emit, less the target's own) and at most <paramref name="maxNodes"/> nodes (free cache cells, batch
+    /// slots). Nodes come after their parents, so keeping a filtered prefix keeps a tree.
+    /// </summary>
+    public void Fit(int maxDepth, int maxNodes)
+    {
+        if (maxNodes <= 0 || maxDepth <= 0) { Count = 0; return; }
+        Span<int> map = Count <= 256 ? stackalloc int[Count] : new int[Count];
+        int kept = 0;
+        for (int i = 0; i < Count && kept < maxNodes; i++)
+        {
+            map[i] = -1;
+            if (Depths[i] > maxDepth || (Parents[i] >= 0 && map[Parents[i]] < 0)) continue;
+            int parent = Parents[i] < 0 ? -1 : map[Parents[i]];
+            (Tokens[kept], Parents[kept], Depths[kept]) = (Tokens[i], parent, Depths[i]);
+            map[i] = kept++;
+        }
+        Count = kept;
+    }
 }

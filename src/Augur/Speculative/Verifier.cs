@@ -25,6 +25,9 @@ public sealed class Verifier
     readonly VerifiedStep _step = new();
     readonly int[] _keep;
     Random _rejection = new(0);
+    // The step between Add and Verify.
+    DraftTree _tree = null!;
+    int _start, _rootRow, _last;
 
     public Verifier(LlamaModel model, IKvCache cache, int sequence = 0)
     {
@@ -34,7 +37,7 @@ public sealed class Verifier
         _batch = new Batch(model.MaxBatch);
         _candidates = new Candidates(model.Config.VocabSize);
         _keep = new int[model.MaxBatch];
-        _step.Logits = row => _model.Logits(row);
+        _step.Logits = row => _model.Logits(_rootRow + row);
     }
 
     /// <summary>Largest draft tree a step can take (the root uses one batch slot).</summary>
@@ -49,23 +52,46 @@ public sealed class Verifier
     /// </summary>
     public VerifiedStep Step(int last, DraftTree tree, SamplerChain sampler, bool greedy)
     {
-        int start = _cache.Length(_sequence);
         _batch.Clear();
-        _batch.Add(last, start, _sequence, logits: true, parent: -1);
-        for (int i = 0; i < tree.Count; i++)
-            _batch.Add(tree.Tokens[i], start + tree.Depths[i], _sequence, logits: true, parent: tree.Parents[i] + 1);
+        Add(_batch, last, tree);
         _model.Forward(_batch, _cache);
+        return Verify(sampler, greedy);
+    }
 
+    /// <summary>
+    /// The first half of a step when the forward pass is shared (continuous batching): appends <paramref name="last"/>
+    /// and the tree to <paramref name="batch"/> for this verifier's sequence, every token asking for logits.
+    /// Run the batch, then <see cref="Verify"/>.
+    /// </summary>
+    public void Add(Batch batch, int last, DraftTree tree)
+    {
+        _start = _cache.Length(_sequence);
+        _rootRow = batch.OutputCount;
+        _tree = tree;
+        _last = last;
+        int root = batch.Count;
+        batch.Add(last, _start, _sequence, logits: true, parent: -1);
+        for (int i = 0; i < tree.Count; i++)
+            batch.Add(tree.Tokens[i], _start + tree.Depths[i], _sequence, logits: true, parent: tree.Parents[i] < 0 ? root : root + 1 + tree.Parents[i]);
+    }
+
+    /// <summary>
+    /// The second half: walks the tree over the logits of the batch that <see cref="Add"/> filled, keeping the
+    /// longest accepted path, and compacts the cache to it.
+    /// </summary>
+    public VerifiedStep Verify(SamplerChain sampler, bool greedy)
+    {
+        var tree = _tree;
         _step.Tree = tree;
-        _step.Root = last;
+        _step.Root = _last;
         _step.Emitted.Clear();
         _step.Rows.Clear();
         int kept = 0;
-        _keep[kept++] = start;
+        _keep[kept++] = _start;
         int node = -1;
         while (true)
         {
-            _candidates.Reset(_model.Logits(node + 1));
+            _candidates.Reset(_model.Logits(_rootRow + node + 1));
             sampler.ApplyFilters(_candidates);
             int token, child;
             if (greedy)
@@ -82,11 +108,11 @@ public sealed class Verifier
             _step.Rows.Add(node + 1);
             sampler.Accept(token);
             if (child < 0) break;
-            _keep[kept++] = start + 1 + child;
+            _keep[kept++] = _start + 1 + child;
             node = child;
         }
         _step.Accepted = kept - 1;
-        _cache.Keep(_sequence, start, _keep.AsSpan(0, kept));
+        _cache.Keep(_sequence, _start, _keep.AsSpan(0, kept));
         return _step;
     }
 
@@ -106,10 +132,13 @@ public sealed class Verifier
         return (c.Selected, -1);
     }
 
-    /// <summary>log softmax of batch row <paramref name="row"/> at <paramref name="token"/>.</summary>
+    /// <summary>Target logits at the last step's row <paramref name="row"/> (0 = the root, i + 1 = draft node i).</summary>
+    public ReadOnlySpan<float> Logits(int row) => _model.Logits(_rootRow + row);
+
+    /// <summary>log softmax at <paramref name="token"/> of the last step's row <paramref name="row"/> (0 = the root).</summary>
     public float Logprob(int row, int token)
     {
-        var logits = _model.Logits(row);
+        var logits = Logits(row);
         return logits[token] - Ops.LogSumExp(logits);
     }
 }
