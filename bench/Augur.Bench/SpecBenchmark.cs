@@ -24,16 +24,18 @@ static class SpecBenchmark
         var draftModel = new Option<string?>("--draft-model") { Description = "a smaller model with the same vocabulary, for the 'draft' row" };
         var prompts = new Option<int>("--prompts") { DefaultValueFactory = _ => 50 };
         var tokens = new Option<int>("--tokens") { DefaultValueFactory = _ => 128 };
+        var rounds = new Option<int>("--rounds") { Description = "measured passes over the prompts, each with fresh drafters; the median is reported", DefaultValueFactory = _ => 5 };
         var costModel = new Option<string?>("--cost-model") { Description = "GGUF on which to measure verification cost for k = 1..64 (e.g. the 110m synthetic preset)" };
         var json = new Option<bool>("--json") { Description = "end with one JSON line of the results" };
-        var cmd = new Command("spec", "speculative decoding: accepted tokens per step and speedup of each drafter") { model, draftModel, prompts, tokens, costModel, json };
+        var cmd = new Command("spec", "speculative decoding: accepted tokens per step and speedup of each drafter") { model, draftModel, prompts, tokens, rounds, costModel, json };
         cmd.SetAction(r =>
         {
             string path = r.GetValue(model) ?? SharedAssets.Model(SharedAssets.DefaultModel);
-            var rows = Measure(path, r.GetValue(draftModel), r.GetValue(prompts), r.GetValue(tokens));
-            var table = new Table().AddColumns("drafter", "tokens/step", "acceptance", "speedup", "identical");
+            var rows = Measure(path, r.GetValue(draftModel), r.GetValue(prompts), r.GetValue(tokens), r.GetValue(rounds));
+            var table = new Table().AddColumns("drafter", "tokens/step", "acceptance", "speedup (median)", "range", "identical");
             foreach (var row in rows)
-                table.AddRow(row.Name, row.MeanAccepted.ToString("F2"), row.AcceptanceRate.ToString("P0"), $"{row.Speedup:F2}×", row.Identical ? "yes" : "[red]NO[/]");
+                table.AddRow(row.Name, row.MeanAccepted.ToString("F2"), row.AcceptanceRate.ToString("P0"), $"{row.Speedup:F2}×",
+                    $"{row.MinSpeedup:F2}–{row.MaxSpeedup:F2}", row.Identical ? "yes" : "[red]NO[/]");
             AnsiConsole.Write(table);
             List<object>? costs = null;
             if (r.GetValue(costModel) is { } cm)
@@ -50,7 +52,7 @@ static class SpecBenchmark
             if (r.GetValue(json))
                 Console.WriteLine(JsonSerializer.Serialize(new
                 {
-                    drafters = rows.Select(x => new { name = x.Name, mean_accepted = x.MeanAccepted, acceptance = x.AcceptanceRate, speedup = x.Speedup, identical = x.Identical }),
+                    drafters = rows.Select(x => new { name = x.Name, mean_accepted = x.MeanAccepted, acceptance = x.AcceptanceRate, speedup = x.Speedup, speedup_min = x.MinSpeedup, speedup_max = x.MaxSpeedup, identical = x.Identical }),
                     verify_cost = costs,
                 }));
             return 0;
@@ -58,7 +60,10 @@ static class SpecBenchmark
         return cmd;
     }
 
-    sealed record Row(string Name, double MeanAccepted, double AcceptanceRate, double Speedup, bool Identical);
+    const int WarmupPrompts = 5;
+
+    /// <summary>One drafter's totals over all rounds; Speedup is the median round's, Min/Max the range.</summary>
+    sealed record Row(string Name, double MeanAccepted, double AcceptanceRate, double Speedup, double MinSpeedup, double MaxSpeedup, bool Identical);
 
     static string[] FirstSentences(int count) => File.ReadAllText(SharedAssets.Data("tinystories-valid-sample.txt"))
         .Split("<|endoftext|>", StringSplitOptions.RemoveEmptyEntries)
@@ -66,62 +71,79 @@ static class SpecBenchmark
         .Select(s => s[..(s.IndexOf('.') is int dot and >= 0 ? dot + 1 : s.Length)])
         .Take(count).ToArray();
 
-    static List<Row> Measure(string path, string? draftPath, int promptCount, int tokens)
+    static List<Row> Measure(string path, string? draftPath, int promptCount, int tokens, int rounds)
     {
         using var target = LoadedModel.Open(path);
         using var draft = draftPath is null ? null : LoadedModel.Open(draftPath);
         string[] names = ["lookup", "recycling", "aded", "swift", "auto", .. draft is null ? Array.Empty<string>() : ["draft"]];
         var plain = new Generator(target.Model, target.Tokenizer);
-        var generators = names.Select(n =>
+        // Fresh generators (so fresh drafter state: ADED and Token Recycling learn across requests) for each round,
+        // and for the warm-up, which runs on stories outside the measured set so nothing measured is memorised.
+        Generator[] Fresh() => names.Select(n =>
         {
             var g = new Generator(target.Model, target.Tokenizer);
             g.Drafter = Drafters.Create(n, target.Model, g.Cache, draft?.Model);
             return g;
         }).ToArray();
-        var prompts = FirstSentences(promptCount);
-        var plainTime = TimeSpan.Zero;
-        var time = new TimeSpan[names.Length];
+        var stories = FirstSentences(promptCount + WarmupPrompts);
+        var prompts = stories[..promptCount];
+
+        GenerationRequest Request(string prompt) => new() { Prompt = prompt, MaxTokens = tokens, Sampling = SamplingOptions.Greedy };
+        // Warm-up: JIT (all tiers) and caches.
+        var warm = Fresh();
+        foreach (var prompt in stories[promptCount..])
+        {
+            plain.Generate(Request(prompt));
+            foreach (var g in warm) g.Generate(Request(prompt));
+        }
+
+        var speedups = names.Select(_ => new List<double>()).ToArray();
         var steps = new long[names.Length];
         var emitted = new long[names.Length];
         var drafted = new long[names.Length];
         var accepted = new long[names.Length];
         var identical = Enumerable.Repeat(true, names.Length).ToArray();
-
-        GenerationRequest Request(string prompt) => new() { Prompt = prompt, MaxTokens = tokens, Sampling = SamplingOptions.Greedy };
-        // Warm-up: JIT and caches, on a prompt outside the measured set.
-        plain.Generate(Request("Once upon a time"));
-        foreach (var g in generators) g.Generate(Request("Once upon a time"));
-
         AnsiConsole.Progress().Start(ctx =>
         {
-            var task = ctx.AddTask("prompts", maxValue: prompts.Length);
-            foreach (var prompt in prompts)
+            var task = ctx.AddTask("rounds × prompts", maxValue: rounds * prompts.Length);
+            for (int round = 0; round < rounds; round++)
             {
-                // Plain decoding runs before and after the drafters and counts half each time, so whatever
-                // drifts during a prompt (caches, clock speed) weighs on both sides alike.
-                var clock = Stopwatch.StartNew();
-                var expected = plain.Generate(Request(prompt));
-                plainTime += clock.Elapsed / 2;
-                for (int i = 0; i < names.Length; i++)
+                var generators = Fresh();
+                var plainTime = TimeSpan.Zero;
+                var time = new TimeSpan[names.Length];
+                foreach (var prompt in prompts)
                 {
+                    // Plain decoding runs before and after the drafters and counts half each time, so whatever
+                    // drifts during a prompt (caches, clock speed) weighs on both sides alike.
+                    var clock = Stopwatch.StartNew();
+                    var expected = plain.Generate(Request(prompt));
+                    plainTime += clock.Elapsed / 2;
+                    for (int i = 0; i < names.Length; i++)
+                    {
+                        clock.Restart();
+                        var result = generators[i].Generate(Request(prompt));
+                        time[i] += clock.Elapsed;
+                        var st = result.Speculation!;
+                        steps[i] += st.Steps;
+                        emitted[i] += st.Accepted + st.Steps;
+                        drafted[i] += st.Drafted;
+                        accepted[i] += st.Accepted;
+                        identical[i] &= result.Ids.AsSpan().SequenceEqual(expected.Ids);
+                    }
                     clock.Restart();
-                    var result = generators[i].Generate(Request(prompt));
-                    time[i] += clock.Elapsed;
-                    var st = result.Speculation!;
-                    steps[i] += st.Steps;
-                    emitted[i] += st.Accepted + st.Steps;
-                    drafted[i] += st.Drafted;
-                    accepted[i] += st.Accepted;
-                    identical[i] &= result.Ids.AsSpan().SequenceEqual(expected.Ids);
+                    plain.Generate(Request(prompt));
+                    plainTime += clock.Elapsed / 2;
+                    task.Increment(1);
                 }
-                clock.Restart();
-                plain.Generate(Request(prompt));
-                plainTime += clock.Elapsed / 2;
-                task.Increment(1);
+                for (int i = 0; i < names.Length; i++) speedups[i].Add(plainTime / time[i]);
             }
         });
-        return names.Select((n, i) => new Row(n, (double)emitted[i] / steps[i], drafted[i] == 0 ? 0 : (double)accepted[i] / drafted[i],
-            plainTime / time[i], identical[i])).ToList();
+        return names.Select((n, i) =>
+        {
+            var sorted = speedups[i].Order().ToList();
+            return new Row(n, (double)emitted[i] / steps[i], drafted[i] == 0 ? 0 : (double)accepted[i] / drafted[i],
+                sorted[sorted.Count / 2], sorted[0], sorted[^1], identical[i]);
+        }).ToList();
     }
 
     /// <summary>Time of one forward over the last token plus k draft tokens (a chain) at context 256, against k = 0.</summary>

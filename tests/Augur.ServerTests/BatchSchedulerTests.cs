@@ -61,11 +61,13 @@ public sealed class BatchSchedulerTests : IDisposable
         // greedy's; seeded sampling must be exactly what the single-request generator with the same drafter gives.
         using var model = LoadedModel.Open(ServerFixture.ModelPath);
         var drafters = Augur.Speculative.Drafters.Batchable.Where(n => n != "none").ToArray();
+        // auto picks drafters by measured time, so which drafts it makes (and so which random draws a sampled
+        // request consumes) varies run to run: it is checked greedy only.
         var cases = drafters.SelectMany((d, i) => new[]
         {
             (Drafter: d, Request: new GenerationRequest { Prompt = Prompts[i % Prompts.Length], MaxTokens = 100, Sampling = SamplingOptions.Greedy }),
             (Drafter: d, Request: new GenerationRequest { Prompt = Prompts[(i + 1) % Prompts.Length], MaxTokens = 60, Sampling = new SamplingOptions { Seed = 11 + i, Temperature = 0.9f, FrequencyPenalty = 0.2f } }),
-        }).Append((Drafter: "none", Request: new GenerationRequest { Prompt = Prompts[1], MaxTokens = 80, Sampling = SamplingOptions.Greedy })).ToList();
+        }).Where(c => c.Drafter != "auto" || c.Request.Sampling.IsGreedy).Append((Drafter: "none", Request: new GenerationRequest { Prompt = Prompts[1], MaxTokens = 80, Sampling = SamplingOptions.Greedy })).ToList();
         var expected = cases.Select(c =>
         {
             var plain = new Generator(model.Model, model.Tokenizer).Generate(c.Request);

@@ -1,46 +1,43 @@
 namespace Augur.Speculative;
 
 /// <summary>
-/// ADED-style adaptive tri-gram drafting: a table from each pair of tokens to the tokens that followed it,
-/// with counts, built from the prompt and from the model's own accepted output and decayed so recent usage
-/// dominates. A draft tree takes the most frequent follower (exploitation) and, near the root, the most
-/// recent different one (exploration), then extends each branch greedily by the table.
+/// ADED-style adaptive tri-gram drafting: a table from each pair of tokens (and, to back off, each single token)
+/// to the tokens that followed it, with counts decayed so recent usage dominates, built from the prompt and the
+/// model's own output and kept across requests. A draft follows the most frequent continuation while the
+/// estimated chance that the whole chain is accepted — the product of each pick's share of its context's
+/// counts — stays at or above <c>confidence</c>. That threshold is the exploration/exploitation balance: on a
+/// CPU a draft token costs about half a decode to verify (docs/benchmarks.md), so uncertain continuations
+/// (ADED's exploratory branches) cost more than they return; a measured sweep put the balance near 0.8.
 /// </summary>
-public sealed class AdedDrafter(int depth = 8, int rootBranches = 3) : IDrafter
+public sealed class AdedDrafter(int depth = 8, float confidence = 0.8f) : IDrafter
 {
     const float Decay = 0.98f;
-    readonly Dictionary<(int, int), List<(int Token, float Count, long Seen)>> _table = [];
-    long _clock;
+    readonly Dictionary<long, Followers> _trigrams = [];
+    readonly Dictionary<int, Followers> _bigrams = [];
     int _beforeRoot = -1;
 
     public string Name => "aded";
 
     public void Begin(ReadOnlySpan<int> prompt)
     {
-        for (int i = 2; i < prompt.Length; i++) Observe(prompt[i - 2], prompt[i - 1], prompt[i]);
+        for (int i = 1; i < prompt.Length; i++) Observe(i >= 2 ? prompt[i - 2] : -1, prompt[i - 1], prompt[i]);
     }
 
     public void Propose(ReadOnlySpan<int> context, DraftTree tree)
     {
         _beforeRoot = context.Length >= 2 ? context[^2] : -1;
-        if (context.Length < 2) return;
-        int a = context[^2], b = context[^1];
-        if (!_table.TryGetValue((a, b), out var followers)) return;
-        // Root branches: the most frequent followers, plus the most recent one if it is not among them.
-        var ranked = followers.OrderByDescending(f => f.Count).Take(rootBranches).Select(f => f.Token).ToList();
-        int recent = followers.MaxBy(f => f.Seen).Token;
-        if (!ranked.Contains(recent)) ranked.Add(recent);
-        foreach (int first in ranked)
+        int p = _beforeRoot, q = context[^1], node = -1;
+        float chance = 1;
+        for (int d = 0; d < depth && !tree.IsFull; d++)
         {
-            int node = tree.Add(-1, first);
-            int p = b, q = first;
-            for (int d = 1; d < depth && node >= 0; d++)
-            {
-                if (!_table.TryGetValue((p, q), out var next) || next.Count == 0) break;
-                int best = next.MaxBy(f => f.Count).Token;
-                node = tree.Add(node, best);
-                (p, q) = (q, best);
-            }
+            var followers = (p >= 0 && _trigrams.TryGetValue(Key(p, q), out var f) ? f : null)
+                ?? (_bigrams.TryGetValue(q, out var b) ? b : null);
+            if (followers is null) return;
+            var (token, share) = followers.Best();
+            chance *= share;
+            if (chance < confidence) return;
+            node = tree.Add(node, token);
+            (p, q) = (q, token);
         }
     }
 
@@ -50,18 +47,61 @@ public sealed class AdedDrafter(int depth = 8, int rootBranches = 3) : IDrafter
         int p = _beforeRoot, q = step.Root;
         foreach (int t in step.Emitted)
         {
-            if (p >= 0) Observe(p, q, t);
+            Observe(p, q, t);
             (p, q) = (q, t);
         }
     }
 
+    static long Key(int a, int b) => ((long)a << 32) | (uint)b;
+
     void Observe(int a, int b, int c)
     {
-        _clock++;
-        if (!_table.TryGetValue((a, b), out var list)) _table[(a, b)] = list = [];
-        for (int i = 0; i < list.Count; i++) list[i] = list[i] with { Count = list[i].Count * Decay };
-        int at = list.FindIndex(f => f.Token == c);
-        if (at >= 0) list[at] = (c, list[at].Count + 1, _clock);
-        else list.Add((c, 1, _clock));
+        if (a >= 0)
+        {
+            if (!_trigrams.TryGetValue(Key(a, b), out var tri)) _trigrams[Key(a, b)] = tri = new Followers();
+            tri.Count(c);
+        }
+        if (!_bigrams.TryGetValue(b, out var bi)) _bigrams[b] = bi = new Followers();
+        bi.Count(c);
+    }
+
+    /// <summary>The tokens seen after one context, with decayed counts.</summary>
+    sealed class Followers
+    {
+        int[] _tokens = new int[2];
+        float[] _counts = new float[2];
+        int _n;
+        float _total;
+
+        public void Count(int token)
+        {
+            int at = -1;
+            for (int i = 0; i < _n; i++)
+            {
+                _counts[i] *= Decay;
+                if (_tokens[i] == token) at = i;
+            }
+            _total = _total * Decay + 1;
+            if (at < 0)
+            {
+                if (_n == _tokens.Length)
+                {
+                    Array.Resize(ref _tokens, _n * 2);
+                    Array.Resize(ref _counts, _n * 2);
+                }
+                (_tokens[_n], _counts[_n]) = (token, 0);
+                at = _n++;
+            }
+            _counts[at] += 1;
+        }
+
+        /// <summary>The most frequent follower and its share of the counts.</summary>
+        public (int Token, float Share) Best()
+        {
+            int best = 0;
+            for (int i = 1; i < _n; i++)
+                if (_counts[i] > _counts[best]) best = i;
+            return (_tokens[best], _counts[best] / _total);
+        }
     }
 }

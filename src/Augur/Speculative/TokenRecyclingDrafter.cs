@@ -1,3 +1,5 @@
+using System.Runtime.Intrinsics;
+
 namespace Augur.Speculative;
 
 /// <summary>
@@ -67,20 +69,28 @@ public sealed class TokenRecyclingDrafter : IDrafter
         _top.CopyTo(_next.AsSpan(token * K, K));
     }
 
-    /// <summary>Indices of the k largest values, best first (insertion into a k-sized sorted buffer).</summary>
+    /// <summary>Indices of the k largest values, best first (insertion into a k-sized sorted buffer). Blocks of eight
+    /// with nothing above the current k-th best are skipped with one vector compare: it runs on every verified row.</summary>
     static void TopK(ReadOnlySpan<float> values, Span<int> top)
     {
         Span<float> best = stackalloc float[top.Length];
         best.Fill(float.NegativeInfinity);
         top.Fill(-1);
-        for (int i = 0; i < values.Length; i++)
+        int i = 0;
+        for (; i + 8 <= values.Length; i += 8)
         {
-            float v = values[i];
-            if (v <= best[^1]) continue;
-            int j = top.Length - 1;
-            while (j > 0 && best[j - 1] < v) { best[j] = best[j - 1]; top[j] = top[j - 1]; j--; }
-            best[j] = v;
-            top[j] = i;
+            if (!Vector256.GreaterThanAny(Vector256.Create(values.Slice(i, 8)), Vector256.Create(best[^1]))) continue;
+            for (int j = i; j < i + 8; j++) Insert(values[j], j, best, top);
         }
+        for (; i < values.Length; i++) Insert(values[i], i, best, top);
+    }
+
+    static void Insert(float v, int index, Span<float> best, Span<int> top)
+    {
+        if (v <= best[^1]) return;
+        int j = top.Length - 1;
+        while (j > 0 && best[j - 1] < v) { best[j] = best[j - 1]; top[j] = top[j - 1]; j--; }
+        best[j] = v;
+        top[j] = index;
     }
 }
