@@ -18,6 +18,10 @@ public interface IDrafter
 
     /// <summary>What verification found: which nodes were accepted and the target's logits at every node.</summary>
     void Learn(VerifiedStep step) { }
+
+    /// <summary>Whether <see cref="Learn"/> scans the target's logits (costly on a CPU: a top-k of every row), rather
+    /// than only the emitted tokens.</summary>
+    bool LearnsFromLogits => false;
 }
 
 /// <summary>The outcome of one verification step, handed to the drafter to learn from.</summary>

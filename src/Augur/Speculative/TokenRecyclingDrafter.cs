@@ -56,6 +56,8 @@ public sealed class TokenRecyclingDrafter : IDrafter
         }
     }
 
+    public bool LearnsFromLogits => true;
+
     public void Learn(VerifiedStep step)
     {
         Recycle(step.Root, step.Logits(0));

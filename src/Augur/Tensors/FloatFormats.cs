@@ -39,15 +39,29 @@ public sealed unsafe class F32Format : WeightFormat
                 yt[r] = d0; yt[yStride + r] = d1; yt[2 * yStride + r] = d2; yt[3 * yStride + r] = d3;
             }
         }
+        for (; t + 2 <= tokens; t += 2)
+        {
+            float* xt = x + (long)t * xStride;
+            float* yt = y + (long)t * yStride;
+            int r = r0;
+            for (; r + 4 <= r1; r += 4) Simd.Tile4x2(w + (long)r * rowStride, rowStride, xt, xStride, n, yt + r, yStride);
+            for (; r < r1; r++)
+            {
+                yt[r] = Simd.Dot(w + (long)r * rowStride, xt, n);
+                yt[yStride + r] = Simd.Dot(w + (long)r * rowStride, xt + xStride, n);
+            }
+        }
         for (; t < tokens; t++)
         {
             float* xt = x + (long)t * xStride;
             float* yt = y + (long)t * yStride;
             int r = r0;
+            // Eight rows share one reduction tree; with a scalar tail per row (n not a multiple of 8) that saves
+            // nothing and four rows at a time measured faster.
+            if (n % 8 == 0)
+                for (; r + 8 <= r1; r += 8) Simd.DotRows8(w + (long)r * rowStride, rowStride, xt, n, yt + r);
             for (; r + 4 <= r1; r += 4)
-            {
                 Simd.DotRows4(w + (long)r * rowStride, rowStride, xt, n, out yt[r], out yt[r + 1], out yt[r + 2], out yt[r + 3]);
-            }
             for (; r < r1; r++) yt[r] = Simd.Dot(w + (long)r * rowStride, xt, n);
         }
     }

@@ -5,11 +5,14 @@ using System.Runtime.Intrinsics.X86;
 namespace Augur.Tensors;
 
 /// <summary>
-/// Float dot-product kernels in the shapes a matrix multiply needs: one row by one token, four rows by one
-/// token (decode), one row by four tokens and a 3-row × 4-token register tile (prefill, batches).
+/// Float dot-product kernels in the shapes a matrix multiply needs: one row by one token, eight or four rows
+/// by one token (decode), four rows by two tokens (short batches: draft trees), one row by four tokens and a
+/// 3-row × 4-token register tile (prefill, batches).
 /// Every kernel sums each (row, token) pair in the same order — one 8-wide accumulator over the 8-element
-/// blocks in order, then a horizontal sum, then the scalar tail — so a token's result is bit-identical
-/// whatever the batch around it (speculative verification must reproduce plain decoding exactly).
+/// blocks in order, then the horizontal sum ((a₀+a₁)+(a₂+a₃))+((a₄+a₅)+(a₆+a₇)), then the scalar tail — so a
+/// token's result is bit-identical whatever the batch around it (speculative verification must reproduce
+/// plain decoding exactly). Kernels with eight accumulators reduce them together (<see cref="Reduce8"/>), which
+/// for short rows (a 64-wide model) saves most of the reduction work.
 /// Latency is hidden by the independent accumulators of the several pairs a kernel carries, not by
 /// splitting one pair's sum. Scalar twins are in <see cref="Reference.ScalarKernels"/>.
 /// </summary>
@@ -19,7 +22,27 @@ public static unsafe class Simd
     static Vector256<float> Fma(Vector256<float> a, Vector256<float> b, Vector256<float> acc) =>
         Vector256.FusedMultiplyAdd(a, b, acc);
 
-    static int Blocks(int n) => Vector256.IsHardwareAccelerated ? n & ~7 : 0;
+    static int Blocks(int n) => Avx.IsSupported ? n & ~7 : 0;
+
+    /// <summary>((a₀+a₁)+(a₂+a₃))+((a₄+a₅)+(a₆+a₇)): the one horizontal sum every kernel uses.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    static float Sum(Vector256<float> a)
+    {
+        if (!Avx.IsSupported) return 0; // Blocks is 0 then: the accumulator was never touched
+        var h = Avx.HorizontalAdd(a, a);
+        h = Avx.HorizontalAdd(h, h);
+        return h.ToScalar() + h.GetUpper().ToScalar();
+    }
+
+    /// <summary>Lane j = <see cref="Sum"/>(a_j), for eight accumulators at once (one horizontal-add tree).</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    static Vector256<float> Reduce8(Vector256<float> a0, Vector256<float> a1, Vector256<float> a2, Vector256<float> a3,
+        Vector256<float> a4, Vector256<float> a5, Vector256<float> a6, Vector256<float> a7)
+    {
+        var h0123 = Avx.HorizontalAdd(Avx.HorizontalAdd(a0, a1), Avx.HorizontalAdd(a2, a3));
+        var h4567 = Avx.HorizontalAdd(Avx.HorizontalAdd(a4, a5), Avx.HorizontalAdd(a6, a7));
+        return Avx.Permute2x128(h0123, h4567, 0x20) + Avx.Permute2x128(h0123, h4567, 0x31);
+    }
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     static float Tail(float sum, float* a, float* b, int from, int n)
@@ -33,7 +56,63 @@ public static unsafe class Simd
         int m = Blocks(n);
         var s = Vector256<float>.Zero;
         for (int i = 0; i < m; i += 8) s = Fma(Vector256.Load(a + i), Vector256.Load(b + i), s);
-        return Tail(Vector256.Sum(s), a, b, m, n);
+        return Tail(Sum(s), a, b, m, n);
+    }
+
+    /// <summary>Eight rows <paramref name="rowStride"/> floats apart, each dotted with one token: y[0..8).</summary>
+    public static void DotRows8(float* w, int rowStride, float* x, int n, float* y)
+    {
+        int m = Blocks(n);
+        float* w1 = w + rowStride, w2 = w1 + rowStride, w3 = w2 + rowStride, w4 = w3 + rowStride, w5 = w4 + rowStride, w6 = w5 + rowStride, w7 = w6 + rowStride;
+        Vector256<float> a0 = default, a1 = default, a2 = default, a3 = default, a4 = default, a5 = default, a6 = default, a7 = default;
+        for (int i = 0; i < m; i += 8)
+        {
+            var xv = Vector256.Load(x + i);
+            a0 = Fma(Vector256.Load(w + i), xv, a0);
+            a1 = Fma(Vector256.Load(w1 + i), xv, a1);
+            a2 = Fma(Vector256.Load(w2 + i), xv, a2);
+            a3 = Fma(Vector256.Load(w3 + i), xv, a3);
+            a4 = Fma(Vector256.Load(w4 + i), xv, a4);
+            a5 = Fma(Vector256.Load(w5 + i), xv, a5);
+            a6 = Fma(Vector256.Load(w6 + i), xv, a6);
+            a7 = Fma(Vector256.Load(w7 + i), xv, a7);
+        }
+        if (m == 0) { for (int r = 0; r < 8; r++) y[r] = Tail(0, w + (long)r * rowStride, x, 0, n); return; }
+        var sums = Reduce8(a0, a1, a2, a3, a4, a5, a6, a7);
+        sums.Store(y);
+        if (m < n)
+            for (int r = 0; r < 8; r++) y[r] = Tail(y[r], w + (long)r * rowStride, x, m, n);
+    }
+
+    /// <summary>Four rows × two tokens <paramref name="xStride"/> floats apart: y[t * yStride + r] for t &lt; 2, r &lt; 4.</summary>
+    public static void Tile4x2(float* w, int rowStride, float* x, int xStride, int n, float* y, int yStride)
+    {
+        int m = Blocks(n);
+        float* w1 = w + rowStride, w2 = w1 + rowStride, w3 = w2 + rowStride, x1 = x + xStride;
+        Vector256<float> a00 = default, a10 = default, a20 = default, a30 = default, a01 = default, a11 = default, a21 = default, a31 = default;
+        for (int i = 0; i < m; i += 8)
+        {
+            var x0 = Vector256.Load(x + i);
+            var xv1 = Vector256.Load(x1 + i);
+            var v = Vector256.Load(w + i); a00 = Fma(v, x0, a00); a01 = Fma(v, xv1, a01);
+            v = Vector256.Load(w1 + i); a10 = Fma(v, x0, a10); a11 = Fma(v, xv1, a11);
+            v = Vector256.Load(w2 + i); a20 = Fma(v, x0, a20); a21 = Fma(v, xv1, a21);
+            v = Vector256.Load(w3 + i); a30 = Fma(v, x0, a30); a31 = Fma(v, xv1, a31);
+        }
+        float* y1 = y + yStride;
+        if (m > 0)
+        {
+            var sums = Reduce8(a00, a10, a20, a30, a01, a11, a21, a31);
+            sums.GetLower().Store(y);
+            sums.GetUpper().Store(y1);
+        }
+        else for (int r = 0; r < 4; r++) y[r] = y1[r] = 0;
+        if (m < n)
+            for (int r = 0; r < 4; r++)
+            {
+                y[r] = Tail(y[r], w + (long)r * rowStride, x, m, n);
+                y1[r] = Tail(y1[r], w + (long)r * rowStride, x1, m, n);
+            }
     }
 
     /// <summary>Four rows <paramref name="rowStride"/> floats apart, each dotted with one token.</summary>
@@ -50,10 +129,10 @@ public static unsafe class Simd
             a2 = Fma(Vector256.Load(w2 + i), xv, a2);
             a3 = Fma(Vector256.Load(w3 + i), xv, a3);
         }
-        d0 = Tail(Vector256.Sum(a0), w, x, m, n);
-        d1 = Tail(Vector256.Sum(a1), w1, x, m, n);
-        d2 = Tail(Vector256.Sum(a2), w2, x, m, n);
-        d3 = Tail(Vector256.Sum(a3), w3, x, m, n);
+        d0 = Tail(Sum(a0), w, x, m, n);
+        d1 = Tail(Sum(a1), w1, x, m, n);
+        d2 = Tail(Sum(a2), w2, x, m, n);
+        d3 = Tail(Sum(a3), w3, x, m, n);
     }
 
     /// <summary>One weight row dotted with four activation rows <paramref name="stride"/> floats apart.</summary>
@@ -70,10 +149,10 @@ public static unsafe class Simd
             a2 = Fma(wv, Vector256.Load(x2 + i), a2);
             a3 = Fma(wv, Vector256.Load(x3 + i), a3);
         }
-        d0 = Tail(Vector256.Sum(a0), w, x, m, n);
-        d1 = Tail(Vector256.Sum(a1), w, x1, m, n);
-        d2 = Tail(Vector256.Sum(a2), w, x2, m, n);
-        d3 = Tail(Vector256.Sum(a3), w, x3, m, n);
+        d0 = Tail(Sum(a0), w, x, m, n);
+        d1 = Tail(Sum(a1), w, x1, m, n);
+        d2 = Tail(Sum(a2), w, x2, m, n);
+        d3 = Tail(Sum(a3), w, x3, m, n);
     }
 
     /// <summary>
@@ -102,17 +181,17 @@ public static unsafe class Simd
             xv = Vector256.Load(x3 + i);
             a03 = Fma(v0, xv, a03); a13 = Fma(v1, xv, a13); a23 = Fma(v2, xv, a23);
         }
-        y[0] = Tail(Vector256.Sum(a00), w, x, m, n);
-        y[1] = Tail(Vector256.Sum(a10), w1, x, m, n);
-        y[2] = Tail(Vector256.Sum(a20), w2, x, m, n);
-        y[yStride] = Tail(Vector256.Sum(a01), w, x1, m, n);
-        y[yStride + 1] = Tail(Vector256.Sum(a11), w1, x1, m, n);
-        y[yStride + 2] = Tail(Vector256.Sum(a21), w2, x1, m, n);
-        y[2 * yStride] = Tail(Vector256.Sum(a02), w, x2, m, n);
-        y[2 * yStride + 1] = Tail(Vector256.Sum(a12), w1, x2, m, n);
-        y[2 * yStride + 2] = Tail(Vector256.Sum(a22), w2, x2, m, n);
-        y[3 * yStride] = Tail(Vector256.Sum(a03), w, x3, m, n);
-        y[3 * yStride + 1] = Tail(Vector256.Sum(a13), w1, x3, m, n);
-        y[3 * yStride + 2] = Tail(Vector256.Sum(a23), w2, x3, m, n);
+        y[0] = Tail(Sum(a00), w, x, m, n);
+        y[1] = Tail(Sum(a10), w1, x, m, n);
+        y[2] = Tail(Sum(a20), w2, x, m, n);
+        y[yStride] = Tail(Sum(a01), w, x1, m, n);
+        y[yStride + 1] = Tail(Sum(a11), w1, x1, m, n);
+        y[yStride + 2] = Tail(Sum(a21), w2, x1, m, n);
+        y[2 * yStride] = Tail(Sum(a02), w, x2, m, n);
+        y[2 * yStride + 1] = Tail(Sum(a12), w1, x2, m, n);
+        y[2 * yStride + 2] = Tail(Sum(a22), w2, x2, m, n);
+        y[3 * yStride] = Tail(Sum(a03), w, x3, m, n);
+        y[3 * yStride + 1] = Tail(Sum(a13), w1, x3, m, n);
+        y[3 * yStride + 2] = Tail(Sum(a23), w2, x3, m, n);
     }
 }

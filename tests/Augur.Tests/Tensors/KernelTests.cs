@@ -60,6 +60,43 @@ public unsafe class KernelTests
         }
     }
 
+    [Theory]
+    [InlineData(0)]
+    [InlineData(7)]
+    [InlineData(8)]
+    [InlineData(64)]
+    [InlineData(172)]
+    [InlineData(200)]
+    // Every register tile (8×1, 4×1, 4×2, 3×4, 1×4, remainders) must give each (row, token) exactly Dot's bits,
+    // so a token's logits do not depend on how many tokens share its batch or which rows a worker took.
+    public void F32_MultiplyRows_gives_every_row_and_token_the_bits_of_Dot(int n)
+    {
+        const int Rows = 21, YStride = 24;
+        var rng = new Random(3000 + n);
+        var w = RandomFloats(rng, Rows * n);
+        var x = RandomFloats(rng, 9 * (n + 3), 2);
+        fixed (float* pw = w, px = x)
+        {
+            foreach (var (r0, r1) in new[] { (0, Rows), (3, 20), (4, 12), (5, 6) })
+                for (int tokens = 1; tokens <= 9; tokens++)
+                {
+                    var y = new float[tokens * YStride];
+                    Array.Fill(y, float.NaN);
+                    fixed (float* py = y)
+                        F32Format.Instance.MultiplyRows((byte*)pw, 4L * n, (byte*)px, 4L * (n + 3), tokens, py, YStride, r0, r1, n);
+                    for (int t = 0; t < tokens; t++)
+                        for (int r = 0; r < YStride; r++)
+                        {
+                            float got = y[t * YStride + r];
+                            if (r < r0 || r >= r1) { Assert.True(float.IsNaN(got), $"wrote outside [{r0}, {r1}) at row {r}"); continue; }
+                            float want = Simd.Dot(pw + r * n, px + t * (n + 3), n);
+                            Assert.True(BitConverter.SingleToInt32Bits(want) == BitConverter.SingleToInt32Bits(got),
+                                $"n {n}, rows [{r0}, {r1}), {tokens} tokens: ({r}, {t}) = {got}, Dot {want}");
+                        }
+                }
+        }
+    }
+
     [Fact]
     // Sum of squares: n·u; mean, +eps, sqrt, reciprocal: a few u; two products: 2u → (n/2 + 6)·u; (n + 8)·u stated.
     public void RmsNorm_matches_the_scalar_twin_for_every_length()
