@@ -13,7 +13,8 @@ namespace Augur.Bench;
 /// <c>spec</c>: a Spec-Bench-style table of the training-free drafters on the first sentence of 50 TinyStories
 /// validation stories (greedy, 128 new tokens each): tokens per verification step, wall-clock speedup against
 /// plain greedy decoding measured in the same run (each prompt runs plain, every drafter, then plain again, so
-/// drift hits all alike), and whether the output is identical. With <c>--cost-model</c>, also the cost of verifying k draft
+/// drift hits all alike; the median of <c>--rounds</c> passes, each with fresh drafters, after a warm-up on other
+/// stories), and whether the output is identical. With <c>--cost-model</c>, also the cost of verifying k draft
 /// tokens relative to decoding one on that (larger) model, which says what each acceptance rate buys there.
 /// </summary>
 static class SpecBenchmark
@@ -41,10 +42,10 @@ static class SpecBenchmark
             if (r.GetValue(costModel) is { } cm)
             {
                 costs = [];
-                var costTable = new Table().AddColumns("k", "verify ms", "cost ÷ one decode");
+                var costTable = new Table().AddColumns("k", "verify µs", "cost ÷ one decode");
                 foreach (var (k, ms, ratio) in VerificationCost(File.Exists(cm) ? cm : SyntheticModel.ResolvePath(cm)))
                 {
-                    costTable.AddRow(k.ToString(), ms.ToString("F2"), ratio.ToString("F2"));
+                    costTable.AddRow(k.ToString(), (ms * 1000).ToString("F1"), ratio.ToString("F2"));
                     costs.Add(new { k, ms, ratio });
                 }
                 AnsiConsole.Write(costTable);
