@@ -7,6 +7,7 @@ var root = new RootCommand("Augur benchmarks")
 {
     PeerBenchmark.Create(),
     SpecBenchmark.Create(),
+    BatchBenchmark.Create(),
 };
 try
 {
