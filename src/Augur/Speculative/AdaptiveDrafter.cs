@@ -3,41 +3,49 @@ using System.Diagnostics;
 namespace Augur.Speculative;
 
 /// <summary>
-/// Speculates only when it pays. Steps come in windows of <see cref="Window"/> steps, each window using one of
-/// several drafters or none (plain decoding); a window's rate — tokens emitted per second from its first step to
-/// the next window, drafting, verification and the emitted tokens' processing all included — measures that choice.
-/// The best choice is used (a drafter must beat plain decoding by <see cref="Margin"/>); a losing choice gets one
-/// window again after a wait that doubles each time it loses (from <see cref="FirstRetry"/> steps up to
-/// <see cref="MaxRetry"/>), and that fresh window replaces its old rate — but only while the time spent off the best
-/// choice stays under 1/<see cref="ExploreShare"/> of all time, which bounds what exploring can cost. Each choice
-/// starts with one window (cold code only makes a drafter look worse, which errs towards plain decoding). So a
-/// drafter that starts to pay is noticed, one that does not costs little, and speculation that loses stops.
+/// Speculates only when it pays, by an acceptance × cost model. For plain decoding it keeps the time of a step with
+/// no draft (a running average over every such step, whichever choice made it); for each drafter, over the steps it
+/// proposed in: the tokens emitted per step (acceptance) and the step's time relative to a plain step (cost —
+/// drafting, verification and the emitted tokens' processing included). A drafter is worth emitted ÷ relative cost
+/// plain steps; the best is used if it beats plain decoding by <see cref="Margin"/>. Every drafter gets a trial of
+/// <see cref="TrialSteps"/> steps at the start; a losing one gets another after a wait that doubles each time
+/// (<see cref="FirstRetry"/> up to <see cref="MaxRetry"/> steps), but only while the time spent off the best choice
+/// stays under 1/<see cref="ExploreShare"/> of all time (the first trials, which also pay for cold code, do not
+/// count). Tokens are counted exactly and costs are ratios to a plain step timed moments before, so the choice
+/// follows the context length and the machine's speed without hinging on a few noisy timings.
 /// </summary>
 public sealed class AdaptiveDrafter : IDrafter
 {
-    const int Window = 6;
     const int ExploreShare = 100;
-    const int FirstRetry = 64;
-    const int MaxRetry = 4096;
-    const double Margin = 1.05; // timings are noisy: a drafter must beat plain decoding clearly
-    const double Smoothing = 0.3;
-    readonly IDrafter?[] _choices; // null = plain decoding
-    readonly double[] _rate;
-    readonly int[] _windows;      // windows measured per choice
-    readonly long[] _retryAt;     // step at which a losing choice is measured again
+    const int FirstRetry = 16;
+    const int MaxRetry = 1024;
+    const int TrialSteps = 4;
+    const double Margin = 1.02;
+    const double Smoothing = 0.2;      // weight of a drafter's latest step in its averages
+    const double PlainSmoothing = 0.05;
+    const int WarmSteps = 8;           // plain steps timed before any drafter is tried
+    readonly IDrafter?[] _choices;     // null = plain decoding
+    readonly double[] _emitted;        // per choice: tokens emitted per step
+    readonly double[] _relativeCost;   // per choice: step time ÷ plain step time
+    readonly bool[] _tried;
+    readonly long[] _retryAt;
     readonly int[] _retryWait;
-    readonly Stopwatch _clock = new();
-    long _step;
+    double _plainSeconds;              // a step with no draft
+    int _plainSteps;
     double _exploreSeconds, _totalSeconds;
-    int _current, _windowSteps, _windowEmitted;
+    long _step, _stepStart;
+    int _current, _stepNodes, _trialLeft;
+    bool _exploring, _freeTrial;
 
     public AdaptiveDrafter(params IDrafter[] drafters)
     {
         _choices = [null, .. drafters];
-        _rate = new double[_choices.Length];
-        _windows = new int[_choices.Length];
+        _emitted = new double[_choices.Length];
+        _relativeCost = new double[_choices.Length];
+        _tried = new bool[_choices.Length];
         _retryAt = new long[_choices.Length];
         _retryWait = Enumerable.Repeat(FirstRetry, _choices.Length).ToArray();
+        (_emitted[0], _relativeCost[0], _tried[0]) = (1, 1, true);
     }
 
     public string Name => "auto";
@@ -48,67 +56,89 @@ public sealed class AdaptiveDrafter : IDrafter
     public void Begin(ReadOnlySpan<int> prompt)
     {
         foreach (var d in _choices) d?.Begin(prompt);
-        _windowSteps = 0; // the gap between requests belongs to no window
+        _stepStart = 0; // the gap between requests is no step
     }
 
     public void Propose(ReadOnlySpan<int> context, DraftTree tree)
     {
+        long now = Stopwatch.GetTimestamp();
+        if (_stepStart != 0) Time((double)(now - _stepStart) / Stopwatch.Frequency);
+        _stepStart = now;
         _step++;
-        if (_windowSteps == Window)
+        if (_trialLeft > 0) _trialLeft--;
+        else
         {
-            double seconds = _clock.Elapsed.TotalSeconds;
-            _totalSeconds += seconds;
-            if (_current != Best()) _exploreSeconds += seconds;
-            Record(_current, _windowEmitted / seconds);
-        }
-        if (_windowSteps == 0 || _windowSteps == Window)
-        {
+            _freeTrial = false;
             _current = Choose();
-            _windowSteps = 0;
-            _windowEmitted = 0;
-            _clock.Restart();
         }
-        _windowSteps++;
+        _exploring = _current != Best() && !_freeTrial;
         _choices[_current]?.Propose(context, tree);
     }
 
     public void Learn(VerifiedStep step)
     {
+        _stepNodes = step.Tree.Count;
+        if (_current > 0)
+        {
+            double w = _tried[_current] ? Smoothing : 1;
+            _emitted[_current] += w * (step.Emitted.Count - _emitted[_current]);
+        }
         // Every drafter learns from the emitted tokens; one that scans the logits (Token Recycling: a top-k of every
         // row) only while it is in use — teaching it on every plain step cost plain decoding ~6 % on stories260K.
-        for (int i = 0; i < _choices.Length; i++)
-            if (_choices[i] is { } d && (i == _current || !d.LearnsFromLogits)) d.Learn(step);
-        _windowEmitted += step.Emitted.Count;
+        for (int c = 0; c < _choices.Length; c++)
+            if (_choices[c] is { } d && (c == _current || !d.LearnsFromLogits)) d.Learn(step);
     }
 
-    int Choose()
+    /// <summary>Accounts the step that just ended: <see cref="_current"/> proposed <see cref="_stepNodes"/> nodes.</summary>
+    void Time(double seconds)
     {
-        for (int i = 0; i < _choices.Length; i++)
-            if (_windows[i] == 0) return i;
-        int best = Best();
-        if (_exploreSeconds * ExploreShare > _totalSeconds) return best;
-        for (int i = 0; i < _choices.Length; i++)
-            if (i != best && _step >= _retryAt[i]) return i;
-        return best;
-    }
-
-    void Record(int i, double rate)
-    {
-        _windows[i]++;
-        _rate[i] = i == Best() && _windows[i] > 1 ? (1 - Smoothing) * _rate[i] + Smoothing * rate : rate;
-        if (i == Best()) _retryWait[i] = FirstRetry;
-        else
+        if (_plainSteps >= WarmSteps && seconds > 64 * _plainSeconds) return; // preempted or paused: not the step's cost
+        _totalSeconds += seconds;
+        if (_exploring) _exploreSeconds += seconds;
+        if (_stepNodes == 0)
         {
-            _retryAt[i] = _step + _retryWait[i];
-            _retryWait[i] = Math.Min(MaxRetry, _retryWait[i] * 2);
+            _plainSeconds = _plainSteps == 0 ? seconds : _plainSeconds + PlainSmoothing * (seconds - _plainSeconds);
+            _plainSteps++;
+        }
+        int i = _current;
+        if (i > 0 && _plainSteps > 0)
+        {
+            double relative = seconds / _plainSeconds;
+            _relativeCost[i] = _tried[i] ? _relativeCost[i] + Smoothing * (relative - _relativeCost[i]) : relative;
+            _tried[i] = true;
         }
     }
+
+    double Worth(int i) => _emitted[i] / _relativeCost[i];
 
     int Best()
     {
         int best = 0; // plain decoding, unless a drafter beats it clearly
         for (int i = 1; i < _choices.Length; i++)
-            if (_rate[i] > Margin * _rate[0] && _rate[i] > _rate[best]) best = i;
+            if (_tried[i] && Worth(i) > Margin && Worth(i) > Worth(best)) best = i;
         return best;
+    }
+
+    int Choose()
+    {
+        if (_plainSteps < WarmSteps) return 0;
+        for (int i = 1; i < _choices.Length; i++)
+            if (!_tried[i]) return Trial(i, free: true);
+        int best = Best();
+        _retryWait[best] = FirstRetry;
+        if (_exploreSeconds * ExploreShare > _totalSeconds) return best;
+        // Plain decoding needs no trial: every step with no draft times it.
+        for (int i = 1; i < _choices.Length; i++)
+            if (i != best && _step >= _retryAt[i]) return Trial(i, free: false);
+        return best;
+    }
+
+    int Trial(int i, bool free)
+    {
+        _retryAt[i] = _step + _retryWait[i];
+        _retryWait[i] = Math.Min(MaxRetry, _retryWait[i] * 2);
+        _trialLeft = TrialSteps - 1;
+        _freeTrial = free;
+        return i;
     }
 }

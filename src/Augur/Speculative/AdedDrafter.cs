@@ -14,19 +14,19 @@ public sealed class AdedDrafter(int depth = 8, float confidence = 0.8f) : IDraft
     const float Decay = 0.98f;
     readonly Dictionary<long, Followers> _trigrams = [];
     readonly Dictionary<int, Followers> _bigrams = [];
-    int _beforeRoot = -1;
+    int _before = -1, _last = -1; // the context's last two tokens, kept from Begin and Learn (Propose may be skipped)
 
     public string Name => "aded";
 
     public void Begin(ReadOnlySpan<int> prompt)
     {
         for (int i = 1; i < prompt.Length; i++) Observe(i >= 2 ? prompt[i - 2] : -1, prompt[i - 1], prompt[i]);
+        (_before, _last) = (prompt.Length >= 2 ? prompt[^2] : -1, prompt[^1]);
     }
 
     public void Propose(ReadOnlySpan<int> context, DraftTree tree)
     {
-        _beforeRoot = context.Length >= 2 ? context[^2] : -1;
-        int p = _beforeRoot, q = context[^1], node = -1;
+        int p = context.Length >= 2 ? context[^2] : -1, q = context[^1], node = -1;
         float chance = 1;
         for (int d = 0; d < depth && !tree.IsFull; d++)
         {
@@ -43,12 +43,12 @@ public sealed class AdedDrafter(int depth = 8, float confidence = 0.8f) : IDraft
 
     public void Learn(VerifiedStep step)
     {
-        // The emitted tokens extend the context the drafter last saw: (…, beforeRoot, root) then emitted.
-        int p = _beforeRoot, q = step.Root;
+        // The emitted tokens extend the context: (…, before, root) then emitted. Learn sees every step (also those
+        // another drafter proposed for, under auto), so the last two tokens are tracked here, not in Propose.
         foreach (int t in step.Emitted)
         {
-            Observe(p, q, t);
-            (p, q) = (q, t);
+            Observe(_before, _last, t);
+            (_before, _last) = (_last, t);
         }
     }
 
