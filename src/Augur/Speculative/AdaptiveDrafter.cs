@@ -9,9 +9,9 @@ namespace Augur.Speculative;
 /// drafting, verification and the emitted tokens' processing included). A drafter is worth emitted ÷ relative cost
 /// plain steps; the best is used if it beats plain decoding by <see cref="Margin"/>. Every drafter gets a trial of
 /// <see cref="TrialSteps"/> steps at the start; a losing one gets another after a wait that doubles each time
-/// (<see cref="FirstRetry"/> up to <see cref="MaxRetry"/> steps), but only while the time spent off the best choice
-/// stays under 1/<see cref="ExploreShare"/> of all time (the first trials, which also pay for cold code, do not
-/// count). Tokens are counted exactly and costs are ratios to a plain step timed moments before, so the choice
+/// (<see cref="FirstRetry"/> up to <see cref="MaxRetry"/> steps), but only while what exploring lost (time beyond what
+/// plain decoding would have taken for the same tokens) stays under 1/<see cref="ExploreShare"/> of all time (the
+/// first trials, which also pay for cold code, do not count). Tokens are counted exactly and costs are ratios to a plain step timed moments before, so the choice
 /// follows the context length and the machine's speed without hinging on a few noisy timings.
 /// </summary>
 public sealed class AdaptiveDrafter : IDrafter
@@ -34,7 +34,7 @@ public sealed class AdaptiveDrafter : IDrafter
     int _plainSteps;
     double _exploreSeconds, _totalSeconds;
     long _step, _stepStart;
-    int _current, _stepNodes, _trialLeft;
+    int _current, _stepNodes, _stepEmitted, _trialLeft;
     bool _exploring, _freeTrial;
 
     public AdaptiveDrafter(params IDrafter[] drafters)
@@ -78,6 +78,7 @@ public sealed class AdaptiveDrafter : IDrafter
     public void Learn(VerifiedStep step)
     {
         _stepNodes = step.Tree.Count;
+        _stepEmitted = step.Emitted.Count;
         if (_current > 0)
         {
             double w = _tried[_current] ? Smoothing : 1;
@@ -94,7 +95,8 @@ public sealed class AdaptiveDrafter : IDrafter
     {
         if (_plainSteps >= WarmSteps && seconds > 64 * _plainSeconds) return; // preempted or paused: not the step's cost
         _totalSeconds += seconds;
-        if (_exploring) _exploreSeconds += seconds;
+        // What exploring cost: the time beyond what plain decoding would have taken for the same tokens.
+        if (_exploring) _exploreSeconds += Math.Max(0, seconds - _stepEmitted * _plainSeconds);
         if (_stepNodes == 0)
         {
             _plainSeconds = _plainSteps == 0 ? seconds : _plainSeconds + PlainSmoothing * (seconds - _plainSeconds);
@@ -103,8 +105,11 @@ public sealed class AdaptiveDrafter : IDrafter
         int i = _current;
         if (i > 0 && _plainSteps > 0)
         {
+            // Timing noise only ever adds (preemption, cold caches, code not yet optimized), so a cheaper sample
+            // is believed faster than a dearer one.
             double relative = seconds / _plainSeconds;
-            _relativeCost[i] = _tried[i] ? _relativeCost[i] + Smoothing * (relative - _relativeCost[i]) : relative;
+            double w = relative < _relativeCost[i] ? 0.5 : Smoothing;
+            _relativeCost[i] = _tried[i] ? _relativeCost[i] + w * (relative - _relativeCost[i]) : relative;
             _tried[i] = true;
         }
     }

@@ -33,7 +33,7 @@ public class SpeculativeDecodingTests
 
         var prompts = Reference.Cases.Select(c => (c.Prompt, c.GeneratedIds.Length))
             .Concat(ValidPrompts.Value.Select(p => (p, 128)));
-        int accepted = 0;
+        int accepted = 0, drafted = 0;
         foreach (var (prompt, n) in prompts)
         {
             var request = new GenerationRequest { Prompt = prompt, MaxTokens = n, Sampling = SamplingOptions.Greedy };
@@ -42,12 +42,14 @@ public class SpeculativeDecodingTests
             Assert.Equal(expected.Ids, actual.Ids);
             Assert.Equal(expected.Text, actual.Text);
             accepted += actual.Speculation!.Accepted;
+            drafted += actual.Speculation.Drafted;
         }
         Assert.Equal(50, ValidPrompts.Value.Length);
-        // The comparison only means something if drafts were actually accepted. `auto` speculates only while it
-        // measures that speculation pays (on this tiny model it mostly does not), so it must merely have tried.
-        int needed = drafter == "auto" ? 1 : 100;
-        Assert.True(accepted >= needed, $"{drafter} accepted only {accepted} draft tokens");
+        // The comparison only means something if drafts were verified (and, for a drafter on its own, accepted).
+        // `auto` speculates only while it measures that speculation pays (on this tiny model it mostly does not),
+        // so it must merely have tried; AdaptiveDrafterTests check its choices.
+        if (drafter == "auto") Assert.True(drafted > 0, "auto never drafted");
+        else Assert.True(accepted >= 100, $"{drafter} accepted only {accepted} draft tokens");
     }
 
     [Fact]
