@@ -4,7 +4,8 @@ namespace Augur.Speculative;
 
 /// <summary>
 /// Speculates only when it pays, by an acceptance × cost model. For plain decoding it keeps the time of a step with
-/// no draft (a running average over every such step, whichever choice made it); for each drafter, over the steps it
+/// no draft (a running average over every such step, whichever choice made it, plain steps being retried now and
+/// then while a drafter is best); for each drafter, over the steps it
 /// proposed in: the tokens emitted per step (acceptance) and the step's time relative to a plain step (cost —
 /// drafting, verification and the emitted tokens' processing included). A drafter is worth emitted ÷ relative cost
 /// plain steps; the best is used if it beats plain decoding by <see cref="Margin"/>. Every drafter gets a trial of
@@ -19,6 +20,7 @@ public sealed class AdaptiveDrafter : IDrafter
     const int ExploreShare = 100;
     const int FirstRetry = 16;
     const int MaxRetry = 1024;
+    const int PlainRetry = 64;
     const int TrialSteps = 4;
     const double Margin = 1.02;
     const double Smoothing = 0.2;      // weight of a drafter's latest step in its averages
@@ -33,12 +35,20 @@ public sealed class AdaptiveDrafter : IDrafter
     double _plainSeconds;              // a step with no draft
     int _plainSteps;
     double _exploreSeconds, _totalSeconds;
-    long _step, _stepStart;
+    long _step;
+    long? _stepStart;
     int _current, _stepNodes, _stepEmitted, _trialLeft;
     bool _exploring, _freeTrial;
 
-    public AdaptiveDrafter(params IDrafter[] drafters)
+    readonly Func<long> _clock;
+    readonly double _ticksPerSecond;
+
+    public AdaptiveDrafter(params IDrafter[] drafters) : this(Stopwatch.GetTimestamp, Stopwatch.Frequency, drafters) { }
+
+    /// <summary>With a clock of its own (tests run it on virtual time, so its choices are not left to the machine's load).</summary>
+    internal AdaptiveDrafter(Func<long> clock, double ticksPerSecond, params IDrafter[] drafters)
     {
+        (_clock, _ticksPerSecond) = (clock, ticksPerSecond);
         _choices = [null, .. drafters];
         _emitted = new double[_choices.Length];
         _relativeCost = new double[_choices.Length];
@@ -56,13 +66,13 @@ public sealed class AdaptiveDrafter : IDrafter
     public void Begin(ReadOnlySpan<int> prompt)
     {
         foreach (var d in _choices) d?.Begin(prompt);
-        _stepStart = 0; // the gap between requests is no step
+        _stepStart = null; // the gap between requests is no step
     }
 
     public void Propose(ReadOnlySpan<int> context, DraftTree tree)
     {
-        long now = Stopwatch.GetTimestamp();
-        if (_stepStart != 0) Time((double)(now - _stepStart) / Stopwatch.Frequency);
+        long now = _clock();
+        if (_stepStart is { } start) Time((now - start) / _ticksPerSecond);
         _stepStart = now;
         _step++;
         if (_trialLeft > 0) _trialLeft--;
@@ -99,7 +109,9 @@ public sealed class AdaptiveDrafter : IDrafter
         if (_exploring) _exploreSeconds += Math.Max(0, seconds - _stepEmitted * _plainSeconds);
         if (_stepNodes == 0)
         {
-            _plainSeconds = _plainSteps == 0 ? seconds : _plainSeconds + PlainSmoothing * (seconds - _plainSeconds);
+            // Noise only ever adds (see below), so a faster plain step is believed sooner than a slower one.
+            double w = _plainSteps == 0 ? 1 : seconds < _plainSeconds ? 0.5 : PlainSmoothing;
+            _plainSeconds += w * (seconds - _plainSeconds);
             _plainSteps++;
         }
         int i = _current;
@@ -132,8 +144,8 @@ public sealed class AdaptiveDrafter : IDrafter
         int best = Best();
         _retryWait[best] = FirstRetry;
         if (_exploreSeconds * ExploreShare > _totalSeconds) return best;
-        // Plain decoding needs no trial: every step with no draft times it.
-        for (int i = 1; i < _choices.Length; i++)
+        // Plain decoding is retried too while a drafter is best: a plain step is what every cost is relative to.
+        for (int i = 0; i < _choices.Length; i++)
             if (i != best && _step >= _retryAt[i]) return Trial(i, free: false);
         return best;
     }
@@ -141,7 +153,8 @@ public sealed class AdaptiveDrafter : IDrafter
     int Trial(int i, bool free)
     {
         _retryAt[i] = _step + _retryWait[i];
-        _retryWait[i] = Math.Min(MaxRetry, _retryWait[i] * 2);
+        // Plain steps are cheap to retry and everything is measured against them, so they never wait long.
+        _retryWait[i] = Math.Min(i == 0 ? PlainRetry : MaxRetry, _retryWait[i] * 2);
         _trialLeft = TrialSteps - 1;
         _freeTrial = free;
         return i;
