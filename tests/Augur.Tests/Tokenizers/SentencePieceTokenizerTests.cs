@@ -17,7 +17,7 @@ public class SentencePieceTokenizerTests
             Gen.OneOf("a", "b", "the", "Once", " ", "  ", "    ", "\n", "\t", "é", "ï", "ü", "😀", "👍🏽", "日本", "\u200A", "."),
             // Not U+2581: SentencePiece writes spaces as that character, so a literal one decodes as a space (as in
             // SentencePiece and llama.cpp) and round trips cannot hold for it.
-            Gen.Int[0, 0x10FFFF].Where(c => c is < 0xD800 or > 0xDFFF and not 0xFFFD and not 0x2581).Select(char.ConvertFromUtf32))
+            Gen.Int[0, 0x10FFFF].Where(c => c is (< 0xD800 or > 0xDFFF) and not 0xFFFD and not 0x2581).Select(char.ConvertFromUtf32))
         .Array[0, 24].Select(string.Concat);
 
     [Theory]
