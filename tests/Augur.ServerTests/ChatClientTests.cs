@@ -81,8 +81,13 @@ public sealed class ChatClientTests(ServerFixture server) : IDisposable
         var texts = await Task.WhenAll(Enumerable.Range(0, 4).Select(async _ => (await local.GetResponseAsync(Conversation, sampled)).Text));
         Assert.Single(texts.Distinct());
 
+        // Speculation through AdditionalProperties changes nothing in greedy output.
+        var speculated = await local.GetResponseAsync(Conversation, new ChatOptions { Temperature = 0, MaxOutputTokens = 60, AdditionalProperties = new() { ["speculative"] = "aded" } });
+        Assert.Equal(free, speculated.Text);
+
         // Bad options are refused before anything runs.
         await Assert.ThrowsAsync<InvalidRequestException>(() => local.GetResponseAsync(Conversation, new ChatOptions { TopP = 3 }));
+        await Assert.ThrowsAsync<InvalidRequestException>(() => local.GetResponseAsync(Conversation, new ChatOptions { AdditionalProperties = new() { ["speculative"] = "swift" } }));
     }
 
     [Fact]
