@@ -32,12 +32,17 @@ static class SpecBenchmark
         cmd.SetAction(r =>
         {
             string path = r.GetValue(model) ?? SharedAssets.Model(SharedAssets.DefaultModel);
-            var rows = Measure(path, r.GetValue(draftModel), r.GetValue(prompts), r.GetValue(tokens), r.GetValue(rounds));
+            var all = Measure(path, r.GetValue(draftModel), r.GetValue(prompts), r.GetValue(tokens), r.GetValue(rounds));
+            var rows = all.Where(x => !x.Name.StartsWith("oracle-")).ToList();
+            var bounds = all.Where(x => x.Name.StartsWith("oracle-")).ToList();
             var table = new Table().AddColumns("drafter", "tokens/step", "acceptance", "speedup (median)", "range", "identical");
             foreach (var row in rows)
                 table.AddRow(row.Name, row.MeanAccepted.ToString("F2"), row.AcceptanceRate.ToString("P0"), $"{row.Speedup:F2}×",
                     $"{row.MinSpeedup:F2}–{row.MaxSpeedup:F2}", row.Identical ? "yes" : "[red]NO[/]");
             AnsiConsole.Write(table);
+            var boundTable = new Table().AddColumns("perfect drafter (true continuation)", "tokens/step", "speedup (median)", "range");
+            foreach (var row in bounds) boundTable.AddRow(row.Name, row.MeanAccepted.ToString("F2"), $"{row.Speedup:F2}×", $"{row.MinSpeedup:F2}–{row.MaxSpeedup:F2}");
+            AnsiConsole.Write(boundTable);
             List<object>? costs = null;
             if (r.GetValue(costModel) is { } cm)
             {
@@ -54,6 +59,7 @@ static class SpecBenchmark
                 Console.WriteLine(JsonSerializer.Serialize(new
                 {
                     drafters = rows.Select(x => new { name = x.Name, mean_accepted = x.MeanAccepted, acceptance = x.AcceptanceRate, speedup = x.Speedup, speedup_min = x.MinSpeedup, speedup_max = x.MaxSpeedup, identical = x.Identical }),
+                    oracle = bounds.Select(x => new { name = x.Name, mean_accepted = x.MeanAccepted, speedup = x.Speedup, speedup_min = x.MinSpeedup, speedup_max = x.MaxSpeedup, identical = x.Identical }),
                     verify_cost = costs,
                 }));
             return 0;
@@ -62,6 +68,25 @@ static class SpecBenchmark
     }
 
     const int WarmupPrompts = 5;
+
+    /// <summary>Draft lengths of the perfect drafter the table is bounded by.</summary>
+    static readonly int[] OracleLengths = [1, 2, 4, 8, 16];
+
+    /// <summary>
+    /// Not a technique but a yardstick: proposes the next d tokens of the plain greedy output, all of which are
+    /// accepted. Its speedup is the most any drafter drafting d tokens per step could reach on this machine.
+    /// </summary>
+    sealed class OracleDrafter(int length) : IDrafter
+    {
+        public int[] Sequence { get; set; } = [];
+        public string Name => $"oracle-{length}";
+        public void Begin(ReadOnlySpan<int> prompt) { }
+        public void Propose(ReadOnlySpan<int> context, DraftTree tree)
+        {
+            int n = Math.Min(length, Sequence.Length - context.Length);
+            if (n > 0 && context.SequenceEqual(Sequence.AsSpan(0, context.Length))) tree.AddChain(-1, Sequence.AsSpan(context.Length, n));
+        }
+    }
 
     /// <summary>One drafter's totals over all rounds; Speedup is the median round's, Min/Max the range.</summary>
     sealed record Row(string Name, double MeanAccepted, double AcceptanceRate, double Speedup, double MinSpeedup, double MaxSpeedup, bool Identical);
@@ -76,14 +101,14 @@ static class SpecBenchmark
     {
         using var target = LoadedModel.Open(path);
         using var draft = draftPath is null ? null : LoadedModel.Open(draftPath);
-        string[] names = ["lookup", "recycling", "aded", "swift", "auto", .. draft is null ? Array.Empty<string>() : ["draft"]];
+        string[] names = ["lookup", "recycling", "aded", "swift", "auto", .. draft is null ? Array.Empty<string>() : ["draft"], .. OracleLengths.Select(d => $"oracle-{d}")];
         var plain = new Generator(target.Model, target.Tokenizer);
         // Fresh generators (so fresh drafter state: ADED and Token Recycling learn across requests) for each round,
         // and for the warm-up, which runs on stories outside the measured set so nothing measured is memorised.
         Generator[] Fresh() => names.Select(n =>
         {
             var g = new Generator(target.Model, target.Tokenizer);
-            g.Drafter = Drafters.Create(n, target.Model, g.Cache, draft?.Model);
+            g.Drafter = n.StartsWith("oracle-") ? new OracleDrafter(int.Parse(n["oracle-".Length..])) : Drafters.Create(n, target.Model, g.Cache, draft?.Model);
             return g;
         }).ToArray();
         var stories = FirstSentences(promptCount + WarmupPrompts);
@@ -94,8 +119,12 @@ static class SpecBenchmark
         var warm = Fresh();
         foreach (var prompt in stories[promptCount..])
         {
-            plain.Generate(Request(prompt));
-            foreach (var g in warm) g.Generate(Request(prompt));
+            var expected = plain.Generate(Request(prompt));
+            foreach (var g in warm)
+            {
+                if (g.Drafter is OracleDrafter oracle) oracle.Sequence = [.. expected.PromptIds, .. expected.Ids];
+                g.Generate(Request(prompt));
+            }
         }
 
         var speedups = names.Select(_ => new List<double>()).ToArray();
@@ -121,6 +150,7 @@ static class SpecBenchmark
                     plainTime += clock.Elapsed / 2;
                     for (int i = 0; i < names.Length; i++)
                     {
+                        if (generators[i].Drafter is OracleDrafter oracle) oracle.Sequence = [.. expected.PromptIds, .. expected.Ids];
                         clock.Restart();
                         var result = generators[i].Generate(Request(prompt));
                         time[i] += clock.Elapsed;

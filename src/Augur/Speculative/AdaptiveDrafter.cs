@@ -17,11 +17,11 @@ namespace Augur.Speculative;
 /// </summary>
 public sealed class AdaptiveDrafter : IDrafter
 {
-    const int ExploreShare = 100;
+    const int ExploreShare = 200;
     const int FirstRetry = 16;
     const int MaxRetry = 1024;
     const int PlainRetry = 64;
-    const int TrialSteps = 4;
+    const int TrialSteps = 2;
     const double Margin = 1.02;
     const double Smoothing = 0.2;      // weight of a drafter's latest step in its averages
     const double PlainSmoothing = 0.05;
