@@ -179,7 +179,6 @@ public sealed unsafe class LlamaModel : IDisposable
     sealed class AttentionJob(ModelConfig c, RunState s, int maxParts) : IParallelJob
     {
         readonly float[][] _scores = Enumerable.Range(0, maxParts).Select(_ => new float[1]).ToArray(); // (part) → (cells)
-        readonly float[][] _rows = Enumerable.Range(0, maxParts).Select(_ => new float[c.HeadDim]).ToArray(); // (part) → (head_dim) widened F16 row
         Batch _batch = null!;
         IKvCache _cache = null!;
         int _layer;
@@ -208,41 +207,15 @@ public sealed unsafe class LlamaModel : IDisposable
                     int count = end + (e1 - e0);
                     float* q = qAll + t * c.Dim + h * hd;
                     float* output = outAll + t * c.Dim + h * hd;
-                    if (_cache.Type == KvType.F16)
+                    fixed (byte* keys = _cache.Keys(_layer, seq), values = _cache.Values(_layer, seq))
                     {
-                        AttendF16(q, seq, kvOffset, end, s.Extra.AsSpan(e0, e1 - e0), sp, scores.AsSpan(0, count), output, scale, part);
-                        continue;
+                        int offset = kvOffset * KvCache.ElementBytes(_cache.Type);
+                        var extra = s.Extra.AsSpan(e0, e1 - e0);
+                        if (_cache.Type == KvType.F16)
+                            Attention.Attend<Attention.F16>(q, keys + offset, values + offset, kvDim, end, extra, count, hd, scale, sp, output);
+                        else
+                            Attention.Attend<Attention.F32>(q, keys + offset, values + offset, kvDim, end, extra, count, hd, scale, sp, output);
                     }
-                    fixed (byte* keyBytes = _cache.Keys(_layer, seq), valueBytes = _cache.Values(_layer, seq))
-                        Attention.Attend(q, (float*)keyBytes + kvOffset, (float*)valueBytes + kvOffset, kvDim, end, s.Extra.AsSpan(e0, e1 - e0),
-                            count, hd, scale, sp, output);
-                }
-            }
-        }
-
-        /// <summary>
-        /// Attention over an F16 cache: each visible key and value row is widened to F32 (exact) just before use,
-        /// then the same dot, softmax and weighted sum as the F32 path, in the same order.
-        /// </summary>
-        void AttendF16(float* q, int seq, int kvOffset, int end, ReadOnlySpan<int> extra, float* sp, Span<float> scores, float* output, float scale, int part)
-        {
-            int hd = c.HeadDim, kvDim = c.KvDim;
-            var keys = MemoryMarshal.Cast<byte, Half>(_cache.Keys(_layer, seq));
-            var values = MemoryMarshal.Cast<byte, Half>(_cache.Values(_layer, seq));
-            var row = _rows[part].AsSpan(0, hd);
-            fixed (float* r = row)
-            {
-                for (int i = 0; i < scores.Length; i++)
-                {
-                    System.Numerics.Tensors.TensorPrimitives.ConvertToSingle(keys.Slice((i < end ? i : extra[i - end]) * kvDim + kvOffset, hd), row);
-                    sp[i] = Simd.Dot(q, r, hd) * scale;
-                }
-                Ops.Softmax(scores);
-                new Span<float>(output, hd).Clear();
-                for (int i = 0; i < scores.Length; i++)
-                {
-                    System.Numerics.Tensors.TensorPrimitives.ConvertToSingle(values.Slice((i < end ? i : extra[i - end]) * kvDim + kvOffset, hd), row);
-                    System.Numerics.Tensors.TensorPrimitives.MultiplyAdd(row, sp[i], new ReadOnlySpan<float>(output, hd), new Span<float>(output, hd));
                 }
             }
         }

@@ -13,29 +13,66 @@ namespace Augur.Tensors;
 /// whether its cells are one contiguous range (plain decoding) or a range plus listed cells (tree verification),
 /// and whatever else is in the batch. Three passes over the cells (scores with their max, exponentials with
 /// their sum, weighted values scaled once by 1/sum) instead of a separate softmax; several accumulators so no
-/// pass waits on one add chain. Scalar twin: <see cref="Reference.ScalarKernels.Attend"/>.
+/// pass waits on one add chain. Keys and values are read in the cache's element type (<see cref="F32"/>, <see cref="F16"/>
+/// widened in registers). Scalar twin: <see cref="Reference.ScalarKernels.Attend"/>.
 /// </summary>
 public static unsafe class Attention
 {
+    /// <summary>How keys and values are stored: eight elements widen to a vector of floats, exactly.</summary>
+    public interface IElement
+    {
+        static abstract int Bytes { get; }
+        static abstract Vector256<float> Load8(byte* p);
+        static abstract float Load(byte* p);
+    }
+
+    public readonly struct F32 : IElement
+    {
+        public static int Bytes => 4;
+        public static Vector256<float> Load8(byte* p) => Vector256.Load((float*)p);
+        public static float Load(byte* p) => *(float*)p;
+    }
+
+    /// <summary>IEEE half. .NET 10 has no F16C intrinsic, so eight halves widen with integer operations (exact for
+    /// every value: the magnitude moves into float position and a multiply by 2¹¹² rebiases the exponent, subnormals
+    /// included; infinities and NaNs get the float exponent) — one call per row of 8, not a library call per row.</summary>
+    public readonly struct F16 : IElement
+    {
+        public static int Bytes => 2;
+        public static Vector256<float> Load8(byte* p)
+        {
+            var h = Avx2.ConvertToVector256Int32(Vector128.Load((ushort*)p)).AsUInt32();
+            var magnitude = (h & Vector256.Create(0x7fffu)) << 13;
+            var finite = magnitude.AsSingle() * Vector256.Create(0x77800000u).AsSingle(); // × 2¹¹²
+            var special = (magnitude | Vector256.Create(0x7f800000u)).AsSingle();
+            var isSpecial = Vector256.GreaterThanOrEqual(magnitude, Vector256.Create(0x7c00u << 13)).AsSingle();
+            var value = Vector256.ConditionalSelect(isSpecial, special, finite);
+            return (value.AsUInt32() | ((h & Vector256.Create(0x8000u)) << 16)).AsSingle();
+        }
+        public static float Load(byte* p) => (float)*(Half*)p;
+    }
+
     /// <summary>Floats of scratch <see cref="Attend"/> needs for <paramref name="cells"/> cells.</summary>
     public static int ScratchLength(int cells) => (cells + 7) & ~7;
 
     /// <summary>
-    /// output[0..headDim) = Σᵢ softmax(s)ᵢ · value(cell(i)), sᵢ = q · key(cell(i)) · scale; key(c) = keys + c·stride,
-    /// likewise values. <paramref name="scratch"/> holds <see cref="ScratchLength"/>(count) floats.
+    /// output[0..headDim) = Σᵢ softmax(s)ᵢ · value(cell(i)), sᵢ = q · key(cell(i)) · scale; key(c) starts
+    /// c·stride elements of <typeparamref name="T"/> after <paramref name="keys"/>, likewise values.
+    /// <paramref name="scratch"/> holds <see cref="ScratchLength"/>(count) floats.
     /// </summary>
-    public static void Attend(float* q, float* keys, float* values, int stride, int contiguous, ReadOnlySpan<int> extra,
-        int count, int headDim, float scale, float* scratch, float* output)
+    public static void Attend<T>(float* q, byte* keys, byte* values, int stride, int contiguous, ReadOnlySpan<int> extra,
+        int count, int headDim, float scale, float* scratch, float* output) where T : struct, IElement
     {
         if (count == 0) { new Span<float>(output, headDim).Clear(); return; }
-        if (!Avx.IsSupported || headDim % 8 != 0)
+        long rowBytes = (long)stride * T.Bytes;
+        if (!Avx2.IsSupported || headDim % 8 != 0)
         {
-            Plain(q, keys, values, stride, contiguous, extra, count, headDim, scale, scratch, output);
+            Plain<T>(q, keys, values, rowBytes, contiguous, extra, count, headDim, scale, scratch, output);
             return;
         }
-        float max = Scores(q, keys, stride, contiguous, extra, count, headDim, scale, scratch);
+        float max = Scores<T>(q, keys, rowBytes, contiguous, extra, count, headDim, scale, scratch);
         float sum = Exponentials(scratch, count, max);
-        WeightedValues(scratch, values, stride, contiguous, extra, count, headDim, 1f / sum, output);
+        WeightedValues<T>(scratch, values, rowBytes, contiguous, extra, count, headDim, 1f / sum, output);
     }
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
@@ -45,7 +82,8 @@ public static unsafe class Attention
     /// scores[i] = q · key(cell(i)) · scale, eight keys per horizontal-add tree; returns the largest. A group that
     /// runs past count repeats its first key in the missing lanes (harmless for the max; never read after).
     /// </summary>
-    static float Scores(float* q, float* keys, int stride, int contiguous, ReadOnlySpan<int> extra, int count, int n, float scale, float* scores)
+    static float Scores<T>(float* q, byte* keys, long rowBytes, int contiguous, ReadOnlySpan<int> extra, int count, int n, float scale, float* scores)
+        where T : struct, IElement
     {
         var vmax = Vector256.Create(float.NegativeInfinity);
         var vscale = Vector256.Create(scale);
@@ -54,15 +92,15 @@ public static unsafe class Attention
             Vector256<float> sums;
             if (i0 + 8 <= contiguous)
             {
-                float* k = keys + (long)i0 * stride;
-                sums = Group(q, k, k + stride, k + 2 * stride, k + 3 * stride, k + 4 * stride, k + 5 * stride, k + 6 * stride, k + 7 * stride, n);
+                byte* k = keys + i0 * rowBytes;
+                sums = Group<T>(q, k, k + rowBytes, k + 2 * rowBytes, k + 3 * rowBytes, k + 4 * rowBytes, k + 5 * rowBytes, k + 6 * rowBytes, k + 7 * rowBytes, n);
             }
             else
             {
                 int m = Math.Min(8, count - i0);
-                float** k = stackalloc float*[8];
-                for (int j = 0; j < 8; j++) k[j] = keys + (long)Cell(i0 + (j < m ? j : 0), contiguous, extra) * stride;
-                sums = Group(q, k[0], k[1], k[2], k[3], k[4], k[5], k[6], k[7], n);
+                byte** k = stackalloc byte*[8];
+                for (int j = 0; j < 8; j++) k[j] = keys + Cell(i0 + (j < m ? j : 0), contiguous, extra) * rowBytes;
+                sums = Group<T>(q, k[0], k[1], k[2], k[3], k[4], k[5], k[6], k[7], n);
             }
             sums *= vscale;
             sums.Store(scores + i0);
@@ -73,22 +111,24 @@ public static unsafe class Attention
 
     /// <summary>The dots of q with eight keys, lane j = key j, each reduced by the same tree.</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    static Vector256<float> Group(float* q, float* k0, float* k1, float* k2, float* k3, float* k4, float* k5, float* k6, float* k7, int n)
+    static Vector256<float> Group<T>(float* q, byte* k0, byte* k1, byte* k2, byte* k3, byte* k4, byte* k5, byte* k6, byte* k7, int n)
+        where T : struct, IElement
     {
         var qv = Vector256.Load(q);
-        Vector256<float> a0 = qv * Vector256.Load(k0), a1 = qv * Vector256.Load(k1), a2 = qv * Vector256.Load(k2), a3 = qv * Vector256.Load(k3);
-        Vector256<float> a4 = qv * Vector256.Load(k4), a5 = qv * Vector256.Load(k5), a6 = qv * Vector256.Load(k6), a7 = qv * Vector256.Load(k7);
+        Vector256<float> a0 = qv * T.Load8(k0), a1 = qv * T.Load8(k1), a2 = qv * T.Load8(k2), a3 = qv * T.Load8(k3);
+        Vector256<float> a4 = qv * T.Load8(k4), a5 = qv * T.Load8(k5), a6 = qv * T.Load8(k6), a7 = qv * T.Load8(k7);
         for (int b = 8; b < n; b += 8)
         {
             qv = Vector256.Load(q + b);
-            a0 = Vector256.FusedMultiplyAdd(qv, Vector256.Load(k0 + b), a0);
-            a1 = Vector256.FusedMultiplyAdd(qv, Vector256.Load(k1 + b), a1);
-            a2 = Vector256.FusedMultiplyAdd(qv, Vector256.Load(k2 + b), a2);
-            a3 = Vector256.FusedMultiplyAdd(qv, Vector256.Load(k3 + b), a3);
-            a4 = Vector256.FusedMultiplyAdd(qv, Vector256.Load(k4 + b), a4);
-            a5 = Vector256.FusedMultiplyAdd(qv, Vector256.Load(k5 + b), a5);
-            a6 = Vector256.FusedMultiplyAdd(qv, Vector256.Load(k6 + b), a6);
-            a7 = Vector256.FusedMultiplyAdd(qv, Vector256.Load(k7 + b), a7);
+            int o = b * T.Bytes;
+            a0 = Vector256.FusedMultiplyAdd(qv, T.Load8(k0 + o), a0);
+            a1 = Vector256.FusedMultiplyAdd(qv, T.Load8(k1 + o), a1);
+            a2 = Vector256.FusedMultiplyAdd(qv, T.Load8(k2 + o), a2);
+            a3 = Vector256.FusedMultiplyAdd(qv, T.Load8(k3 + o), a3);
+            a4 = Vector256.FusedMultiplyAdd(qv, T.Load8(k4 + o), a4);
+            a5 = Vector256.FusedMultiplyAdd(qv, T.Load8(k5 + o), a5);
+            a6 = Vector256.FusedMultiplyAdd(qv, T.Load8(k6 + o), a6);
+            a7 = Vector256.FusedMultiplyAdd(qv, T.Load8(k7 + o), a7);
         }
         // Lane j = ((a_j[0]+a_j[1]) + (a_j[2]+a_j[3])) + ((a_j[4]+a_j[5]) + (a_j[6]+a_j[7])).
         var h0123 = Avx.HorizontalAdd(Avx.HorizontalAdd(a0, a1), Avx.HorizontalAdd(a2, a3));
@@ -128,26 +168,27 @@ public static unsafe class Attention
     }
 
     /// <summary>output = (Σᵢ eᵢ · value(cell(i))) · invSum, eᵢ summed into accumulator i mod 4.</summary>
-    static void WeightedValues(float* e, float* values, int stride, int contiguous, ReadOnlySpan<int> extra, int count, int n, float invSum, float* output)
+    static void WeightedValues<T>(float* e, byte* values, long rowBytes, int contiguous, ReadOnlySpan<int> extra, int count, int n, float invSum, float* output)
+        where T : struct, IElement
     {
         int fast = Math.Min(contiguous, count) & ~3;
         for (int d = 0; d < n; d += 8)
         {
-            float* v = values + d;
+            byte* v = values + d * T.Bytes;
             Vector256<float> a0 = default, a1 = default, a2 = default, a3 = default;
             int i = 0;
             for (; i < fast; i += 4)
             {
-                float* row = v + (long)i * stride;
-                a0 = Vector256.FusedMultiplyAdd(Vector256.Create(e[i]), Vector256.Load(row), a0);
-                a1 = Vector256.FusedMultiplyAdd(Vector256.Create(e[i + 1]), Vector256.Load(row + stride), a1);
-                a2 = Vector256.FusedMultiplyAdd(Vector256.Create(e[i + 2]), Vector256.Load(row + 2 * stride), a2);
-                a3 = Vector256.FusedMultiplyAdd(Vector256.Create(e[i + 3]), Vector256.Load(row + 3 * stride), a3);
+                byte* row = v + i * rowBytes;
+                a0 = Vector256.FusedMultiplyAdd(Vector256.Create(e[i]), T.Load8(row), a0);
+                a1 = Vector256.FusedMultiplyAdd(Vector256.Create(e[i + 1]), T.Load8(row + rowBytes), a1);
+                a2 = Vector256.FusedMultiplyAdd(Vector256.Create(e[i + 2]), T.Load8(row + 2 * rowBytes), a2);
+                a3 = Vector256.FusedMultiplyAdd(Vector256.Create(e[i + 3]), T.Load8(row + 3 * rowBytes), a3);
             }
             for (; i < count; i++)
             {
                 var term = Vector256.Create(e[i]);
-                var row = Vector256.Load(v + (long)Cell(i, contiguous, extra) * stride);
+                var row = T.Load8(v + Cell(i, contiguous, extra) * rowBytes);
                 switch (i & 3)
                 {
                     case 0: a0 = Vector256.FusedMultiplyAdd(term, row, a0); break;
@@ -160,15 +201,16 @@ public static unsafe class Attention
         }
     }
 
-    /// <summary>Head sizes that are not a multiple of 8 (or no AVX): the same three passes, one element at a time.</summary>
-    static void Plain(float* q, float* keys, float* values, int stride, int contiguous, ReadOnlySpan<int> extra, int count, int n, float scale, float* scores, float* output)
+    /// <summary>Head sizes that are not a multiple of 8 (or no AVX2): the same three passes, one element at a time.</summary>
+    static void Plain<T>(float* q, byte* keys, byte* values, long rowBytes, int contiguous, ReadOnlySpan<int> extra, int count, int n, float scale, float* scores, float* output)
+        where T : struct, IElement
     {
         float max = float.NegativeInfinity;
         for (int i = 0; i < count; i++)
         {
-            float* k = keys + (long)Cell(i, contiguous, extra) * stride;
+            byte* k = keys + Cell(i, contiguous, extra) * rowBytes;
             float dot = 0;
-            for (int d = 0; d < n; d++) dot += q[d] * k[d];
+            for (int d = 0; d < n; d++) dot += q[d] * T.Load(k + d * T.Bytes);
             scores[i] = dot * scale;
             max = MathF.Max(max, scores[i]);
         }
@@ -178,7 +220,7 @@ public static unsafe class Attention
         for (int d = 0; d < n; d++)
         {
             float acc = 0;
-            for (int i = 0; i < count; i++) acc += scores[i] * values[(long)Cell(i, contiguous, extra) * stride + d];
+            for (int i = 0; i < count; i++) acc += scores[i] * T.Load(values + Cell(i, contiguous, extra) * rowBytes + d * T.Bytes);
             output[d] = acc * inv;
         }
     }

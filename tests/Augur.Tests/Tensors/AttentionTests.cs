@@ -1,3 +1,4 @@
+using System.Runtime.Intrinsics;
 using Augur.Tensors;
 using Augur.Tensors.Reference;
 
@@ -71,7 +72,57 @@ public unsafe class AttentionTests
         var scratch = new float[Attention.ScratchLength(count)];
         var output = new float[headDim];
         fixed (float* kp = keys, vp = values, qp = q, sp = scratch, op = output)
-            Attention.Attend(qp, kp + headDim, vp + headDim, stride, contiguous, extra, count, headDim, Scale, sp, op);
+            Attention.Attend<Attention.F32>(qp, (byte*)(kp + headDim), (byte*)(vp + headDim), stride, contiguous, extra, count, headDim, Scale, sp, op);
         return output;
+    }
+
+    [Fact]
+    public void Halves_widen_exactly_eight_at_a_time()
+    {
+        var halves = new ushort[65536];
+        for (int i = 0; i < halves.Length; i++) halves[i] = (ushort)i;
+        var wide = new float[8];
+        fixed (ushort* h = halves)
+        fixed (float* w = wide)
+            for (int i = 0; i < halves.Length; i += 8)
+            {
+                Attention.F16.Load8((byte*)(h + i)).Store(w);
+                for (int j = 0; j < 8; j++)
+                {
+                    float want = (float)BitConverter.UInt16BitsToHalf(halves[i + j]);
+                    if (float.IsNaN(want)) Assert.True(float.IsNaN(wide[j]), $"0x{i + j:X4}");
+                    else Assert.Equal(BitConverter.SingleToInt32Bits(want), BitConverter.SingleToInt32Bits(wide[j]));
+                }
+            }
+    }
+
+    [Theory]
+    [InlineData(8, 9)]
+    [InlineData(8, 257)]
+    [InlineData(64, 40)]
+    [InlineData(12, 9)]
+    // An F16 cache attends exactly as an F32 cache holding the same (widened) keys and values.
+    public void Half_keys_and_values_give_the_bits_of_their_widened_floats(int headDim, int count)
+    {
+        var rng = new Random(headDim * 31 + count);
+        int stride = headDim * 2, cells = count + 4;
+        var keys = new Half[cells * stride];
+        var values = new Half[cells * stride];
+        for (int i = 0; i < keys.Length; i++) (keys[i], values[i]) = ((Half)(rng.NextDouble() * 4 - 2), (Half)(rng.NextDouble() * 4 - 2));
+        var q = Enumerable.Range(0, headDim).Select(_ => (float)(rng.NextDouble() * 2 - 1)).ToArray();
+        var wideKeys = keys.Select(h => (float)h).ToArray();
+        var wideValues = values.Select(h => (float)h).ToArray();
+        int contiguous = count - 2;
+        int[] extra = [count, count + 2];
+        var scratch = new float[Attention.ScratchLength(count)];
+        var half = new float[headDim];
+        var full = new float[headDim];
+        fixed (Half* kh = keys, vh = values)
+        fixed (float* kf = wideKeys, vf = wideValues, qp = q, sp = scratch, oh = half, of = full)
+        {
+            Attention.Attend<Attention.F16>(qp, (byte*)(kh + headDim), (byte*)(vh + headDim), stride, contiguous, extra, count, headDim, Scale, sp, oh);
+            Attention.Attend<Attention.F32>(qp, (byte*)(kf + headDim), (byte*)(vf + headDim), stride, contiguous, extra, count, headDim, Scale, sp, of);
+        }
+        for (int d = 0; d < headDim; d++) Assert.Equal(BitConverter.SingleToInt32Bits(full[d]), BitConverter.SingleToInt32Bits(half[d]));
     }
 }
