@@ -212,9 +212,9 @@ public sealed unsafe class LlamaModel : IDisposable
                         int offset = kvOffset * KvCache.ElementBytes(_cache.Type);
                         var extra = s.Extra.AsSpan(e0, e1 - e0);
                         if (_cache.Type == KvType.F16)
-                            Attention.Attend<Attention.F16>(q, keys + offset, values + offset, kvDim, end, extra, count, hd, scale, sp, output);
+                            Attention.Attend<FloatElements.F16>(q, keys + offset, values + offset, kvDim, end, extra, count, hd, scale, sp, output);
                         else
-                            Attention.Attend<Attention.F32>(q, keys + offset, values + offset, kvDim, end, extra, count, hd, scale, sp, output);
+                            Attention.Attend<FloatElements.F32>(q, keys + offset, values + offset, kvDim, end, extra, count, hd, scale, sp, output);
                     }
                 }
             }

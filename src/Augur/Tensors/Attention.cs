@@ -13,45 +13,10 @@ namespace Augur.Tensors;
 /// whether its cells are one contiguous range (plain decoding) or a range plus listed cells (tree verification),
 /// and whatever else is in the batch. Three passes over the cells (scores with their max, exponentials with
 /// their sum, weighted values scaled once by 1/sum) instead of a separate softmax; several accumulators so no
-/// pass waits on one add chain. Keys and values are read in the cache's element type (<see cref="F32"/>, <see cref="F16"/>
-/// widened in registers). Scalar twin: <see cref="Reference.ScalarKernels.Attend"/>.
+/// pass waits on one add chain. Keys and values are read in the cache's element type (<see cref="FloatElements"/>). Scalar twin: <see cref="Reference.ScalarKernels.Attend"/>.
 /// </summary>
 public static unsafe class Attention
 {
-    /// <summary>How keys and values are stored: eight elements widen to a vector of floats, exactly.</summary>
-    public interface IElement
-    {
-        static abstract int Bytes { get; }
-        static abstract Vector256<float> Load8(byte* p);
-        static abstract float Load(byte* p);
-    }
-
-    public readonly struct F32 : IElement
-    {
-        public static int Bytes => 4;
-        public static Vector256<float> Load8(byte* p) => Vector256.Load((float*)p);
-        public static float Load(byte* p) => *(float*)p;
-    }
-
-    /// <summary>IEEE half. .NET 10 has no F16C intrinsic, so eight halves widen with integer operations (exact for
-    /// every value: the magnitude moves into float position and a multiply by 2¹¹² rebiases the exponent, subnormals
-    /// included; infinities and NaNs get the float exponent) — one call per row of 8, not a library call per row.</summary>
-    public readonly struct F16 : IElement
-    {
-        public static int Bytes => 2;
-        public static Vector256<float> Load8(byte* p)
-        {
-            var h = Avx2.ConvertToVector256Int32(Vector128.Load((ushort*)p)).AsUInt32();
-            var magnitude = (h & Vector256.Create(0x7fffu)) << 13;
-            var finite = magnitude.AsSingle() * Vector256.Create(0x77800000u).AsSingle(); // × 2¹¹²
-            var special = (magnitude | Vector256.Create(0x7f800000u)).AsSingle();
-            var isSpecial = Vector256.GreaterThanOrEqual(magnitude, Vector256.Create(0x7c00u << 13)).AsSingle();
-            var value = Vector256.ConditionalSelect(isSpecial, special, finite);
-            return (value.AsUInt32() | ((h & Vector256.Create(0x8000u)) << 16)).AsSingle();
-        }
-        public static float Load(byte* p) => (float)*(Half*)p;
-    }
-
     /// <summary>Floats of scratch <see cref="Attend"/> needs for <paramref name="cells"/> cells.</summary>
     public static int ScratchLength(int cells) => (cells + 7) & ~7;
 
@@ -61,7 +26,7 @@ public static unsafe class Attention
     /// <paramref name="scratch"/> holds <see cref="ScratchLength"/>(count) floats.
     /// </summary>
     public static void Attend<T>(float* q, byte* keys, byte* values, int stride, int contiguous, ReadOnlySpan<int> extra,
-        int count, int headDim, float scale, float* scratch, float* output) where T : struct, IElement
+        int count, int headDim, float scale, float* scratch, float* output) where T : struct, IFloatElement
     {
         if (count == 0) { new Span<float>(output, headDim).Clear(); return; }
         long rowBytes = (long)stride * T.Bytes;
@@ -83,7 +48,7 @@ public static unsafe class Attention
     /// runs past count repeats its first key in the missing lanes (harmless for the max; never read after).
     /// </summary>
     static float Scores<T>(float* q, byte* keys, long rowBytes, int contiguous, ReadOnlySpan<int> extra, int count, int n, float scale, float* scores)
-        where T : struct, IElement
+        where T : struct, IFloatElement
     {
         var vmax = Vector256.Create(float.NegativeInfinity);
         var vscale = Vector256.Create(scale);
@@ -112,7 +77,7 @@ public static unsafe class Attention
     /// <summary>The dots of q with eight keys, lane j = key j, each reduced by the same tree.</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     static Vector256<float> Group<T>(float* q, byte* k0, byte* k1, byte* k2, byte* k3, byte* k4, byte* k5, byte* k6, byte* k7, int n)
-        where T : struct, IElement
+        where T : struct, IFloatElement
     {
         var qv = Vector256.Load(q);
         Vector256<float> a0 = qv * T.Load8(k0), a1 = qv * T.Load8(k1), a2 = qv * T.Load8(k2), a3 = qv * T.Load8(k3);
@@ -169,7 +134,7 @@ public static unsafe class Attention
 
     /// <summary>output = (Σᵢ eᵢ · value(cell(i))) · invSum, eᵢ summed into accumulator i mod 4.</summary>
     static void WeightedValues<T>(float* e, byte* values, long rowBytes, int contiguous, ReadOnlySpan<int> extra, int count, int n, float invSum, float* output)
-        where T : struct, IElement
+        where T : struct, IFloatElement
     {
         int fast = Math.Min(contiguous, count) & ~3;
         for (int d = 0; d < n; d += 8)
@@ -203,7 +168,7 @@ public static unsafe class Attention
 
     /// <summary>Head sizes that are not a multiple of 8 (or no AVX2): the same three passes, one element at a time.</summary>
     static void Plain<T>(float* q, byte* keys, byte* values, long rowBytes, int contiguous, ReadOnlySpan<int> extra, int count, int n, float scale, float* scores, float* output)
-        where T : struct, IElement
+        where T : struct, IFloatElement
     {
         float max = float.NegativeInfinity;
         for (int i = 0; i < count; i++)

@@ -51,29 +51,30 @@ public sealed unsafe class F32Format : WeightFormat
                 yt[yStride + r] = Simd.Dot(w + (long)r * rowStride, xt + xStride, n);
             }
         }
-        for (; t < tokens; t++)
-        {
-            float* xt = x + (long)t * xStride;
-            float* yt = y + (long)t * yStride;
-            int r = r0;
-            // Eight rows share one reduction tree; with a scalar tail per row (n not a multiple of 8) that saves
-            // nothing and four rows at a time measured faster.
-            if (n % 8 == 0)
-                for (; r + 8 <= r1; r += 8) Simd.DotRows8(w + (long)r * rowStride, rowStride, xt, n, yt + r);
-            for (; r + 4 <= r1; r += 4)
-                Simd.DotRows4(w + (long)r * rowStride, rowStride, xt, n, out yt[r], out yt[r + 1], out yt[r + 2], out yt[r + 3]);
-            for (; r < r1; r++) yt[r] = Simd.Dot(w + (long)r * rowStride, xt, n);
-        }
+        for (; t < tokens; t++) MultiplyRowsOneToken<FloatElements.F32>(weights, rowBytes, x + (long)t * xStride, y + (long)t * yStride, r0, r1, n);
+    }
+
+    /// <summary>Rows [r0, r1) of weights stored as <typeparamref name="T"/> times one token, y[r] — read directly, no widened copy.</summary>
+    internal static void MultiplyRowsOneToken<T>(byte* weights, long rowBytes, float* x, float* y, int r0, int r1, int n) where T : struct, IFloatElement
+    {
+        int r = r0;
+        // Eight rows share one reduction tree; with a scalar tail per row (n not a multiple of 8) that saves
+        // nothing and four rows at a time measured faster.
+        if (n % 8 == 0)
+            for (; r + 8 <= r1; r += 8) Simd.DotRows8<T>(weights + r * rowBytes, rowBytes, x, n, y + r);
+        for (; r + 4 <= r1; r += 4)
+            Simd.DotRows4<T>(weights + r * rowBytes, rowBytes, x, n, out y[r], out y[r + 1], out y[r + 2], out y[r + 3]);
+        for (; r < r1; r++) y[r] = Simd.Dot<T>(weights + r * rowBytes, x, n);
     }
 }
 
 /// <summary>
-/// 16-bit float weights computed by widening rows to F32 and running the F32 kernels on them. A block of rows is
-/// widened once per multiply and reused by every token of the batch (widening per token made batches
-/// compute-bound on conversion); a row's dot with a token is the F32 kernel's, so results are bit-identical
-/// whatever the batch.
+/// 16-bit float weights. Decoding (one token) reads them directly, eight elements widened in registers as the dot
+/// product consumes them; a batch widens a block of rows once per multiply into F32 and reuses it for every token
+/// (widening per token made batches compute-bound on conversion). Either way a row's dot with a token is the F32
+/// kernel's on the exactly widened row, so results are bit-identical whatever the batch.
 /// </summary>
-public abstract unsafe class WidenedFloatFormat : WeightFormat
+public abstract unsafe class WidenedFloatFormat<T> : WeightFormat where T : struct, IFloatElement
 {
     const int RowsPerBlock = 12;
     [ThreadStatic] static float[]? t_rows; // (RowsPerBlock, n) widened rows; grows once per thread
@@ -89,16 +90,17 @@ public abstract unsafe class WidenedFloatFormat : WeightFormat
         return (float*)System.Runtime.CompilerServices.Unsafe.AsPointer(ref System.Runtime.InteropServices.MemoryMarshal.GetArrayDataReference(t_rows));
     }
 
-    public override float Dot(byte* row, byte* activations, int n)
-    {
-        float* wide = Scratch(n);
-        DequantizeRow(row, wide, n);
-        return Simd.Dot(wide, (float*)activations, n);
-    }
+    public override float Dot(byte* row, byte* activations, int n) => Simd.Dot<T>(row, (float*)activations, n);
 
     public override void MultiplyRows(byte* weights, long rowBytes, byte* activations, long activationBytes,
         int tokens, float* y, int yStride, int r0, int r1, int n)
     {
+        // One token (decoding): each weight is used once, so it is widened in registers as it is read.
+        if (tokens == 1)
+        {
+            F32Format.MultiplyRowsOneToken<T>(weights, rowBytes, (float*)activations, y, r0, r1, n);
+            return;
+        }
         float* wide = Scratch(RowsPerBlock * n);
         for (int r = r0; r < r1; r += RowsPerBlock)
         {
@@ -110,7 +112,7 @@ public abstract unsafe class WidenedFloatFormat : WeightFormat
 }
 
 /// <summary>IEEE half weights.</summary>
-public sealed unsafe class F16Format : WidenedFloatFormat
+public sealed unsafe class F16Format : WidenedFloatFormat<FloatElements.F16>
 {
     public static readonly F16Format Instance = new();
     public override GgmlType Type => GgmlType.F16;
@@ -123,7 +125,7 @@ public sealed unsafe class F16Format : WidenedFloatFormat
 }
 
 /// <summary>bfloat16 weights: the upper half of an F32, so widening is a 16-bit shift.</summary>
-public sealed unsafe class BF16Format : WidenedFloatFormat
+public sealed unsafe class BF16Format : WidenedFloatFormat<FloatElements.BF16>
 {
     public static readonly BF16Format Instance = new();
     public override GgmlType Type => GgmlType.BF16;

@@ -51,37 +51,49 @@ public static unsafe class Simd
         return sum;
     }
 
-    public static float Dot(float* a, float* b, int n)
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    static float Tail<T>(float sum, byte* w, float* x, int from, int n) where T : struct, IFloatElement
+    {
+        for (int i = from; i < n; i++) sum += T.Load(w + i * T.Bytes) * x[i];
+        return sum;
+    }
+
+    public static float Dot(float* a, float* b, int n) => Dot<FloatElements.F32>((byte*)a, b, n);
+
+    /// <summary>A row stored as <typeparamref name="T"/> dotted with one token (same order as every kernel).</summary>
+    public static float Dot<T>(byte* w, float* x, int n) where T : struct, IFloatElement
     {
         int m = Blocks(n);
         var s = Vector256<float>.Zero;
-        for (int i = 0; i < m; i += 8) s = Fma(Vector256.Load(a + i), Vector256.Load(b + i), s);
-        return Tail(Sum(s), a, b, m, n);
+        for (int i = 0; i < m; i += 8) s = Fma(T.Load8(w + i * T.Bytes), Vector256.Load(x + i), s);
+        return Tail<T>(Sum(s), w, x, m, n);
     }
 
-    /// <summary>Eight rows <paramref name="rowStride"/> floats apart, each dotted with one token: y[0..8).</summary>
-    public static void DotRows8(float* w, int rowStride, float* x, int n, float* y)
+    /// <summary>Eight rows of <typeparamref name="T"/>, <paramref name="rowBytes"/> apart, each dotted with one token: y[0..8).
+    /// Reading half-precision rows directly (widened in registers) is what makes F16 decoding fast.</summary>
+    public static void DotRows8<T>(byte* w, long rowBytes, float* x, int n, float* y) where T : struct, IFloatElement
     {
         int m = Blocks(n);
-        float* w1 = w + rowStride, w2 = w1 + rowStride, w3 = w2 + rowStride, w4 = w3 + rowStride, w5 = w4 + rowStride, w6 = w5 + rowStride, w7 = w6 + rowStride;
+        byte* w1 = w + rowBytes, w2 = w1 + rowBytes, w3 = w2 + rowBytes, w4 = w3 + rowBytes, w5 = w4 + rowBytes, w6 = w5 + rowBytes, w7 = w6 + rowBytes;
         Vector256<float> a0 = default, a1 = default, a2 = default, a3 = default, a4 = default, a5 = default, a6 = default, a7 = default;
         for (int i = 0; i < m; i += 8)
         {
             var xv = Vector256.Load(x + i);
-            a0 = Fma(Vector256.Load(w + i), xv, a0);
-            a1 = Fma(Vector256.Load(w1 + i), xv, a1);
-            a2 = Fma(Vector256.Load(w2 + i), xv, a2);
-            a3 = Fma(Vector256.Load(w3 + i), xv, a3);
-            a4 = Fma(Vector256.Load(w4 + i), xv, a4);
-            a5 = Fma(Vector256.Load(w5 + i), xv, a5);
-            a6 = Fma(Vector256.Load(w6 + i), xv, a6);
-            a7 = Fma(Vector256.Load(w7 + i), xv, a7);
+            int o = i * T.Bytes;
+            a0 = Fma(T.Load8(w + o), xv, a0);
+            a1 = Fma(T.Load8(w1 + o), xv, a1);
+            a2 = Fma(T.Load8(w2 + o), xv, a2);
+            a3 = Fma(T.Load8(w3 + o), xv, a3);
+            a4 = Fma(T.Load8(w4 + o), xv, a4);
+            a5 = Fma(T.Load8(w5 + o), xv, a5);
+            a6 = Fma(T.Load8(w6 + o), xv, a6);
+            a7 = Fma(T.Load8(w7 + o), xv, a7);
         }
-        if (m == 0) { for (int r = 0; r < 8; r++) y[r] = Tail(0, w + (long)r * rowStride, x, 0, n); return; }
+        if (m == 0) { for (int r = 0; r < 8; r++) y[r] = Tail<T>(0, w + r * rowBytes, x, 0, n); return; }
         var sums = Reduce8(a0, a1, a2, a3, a4, a5, a6, a7);
         sums.Store(y);
         if (m < n)
-            for (int r = 0; r < 8; r++) y[r] = Tail(y[r], w + (long)r * rowStride, x, m, n);
+            for (int r = 0; r < 8; r++) y[r] = Tail<T>(y[r], w + r * rowBytes, x, m, n);
     }
 
     /// <summary>Four rows × two tokens <paramref name="xStride"/> floats apart: y[t * yStride + r] for t &lt; 2, r &lt; 4.</summary>
@@ -115,24 +127,26 @@ public static unsafe class Simd
             }
     }
 
-    /// <summary>Four rows <paramref name="rowStride"/> floats apart, each dotted with one token.</summary>
-    public static void DotRows4(float* w, int rowStride, float* x, int n, out float d0, out float d1, out float d2, out float d3)
+    /// <summary>Four rows of <typeparamref name="T"/>, <paramref name="rowBytes"/> apart, each dotted with one token.</summary>
+    public static void DotRows4<T>(byte* w, long rowBytes, float* x, int n, out float d0, out float d1, out float d2, out float d3)
+        where T : struct, IFloatElement
     {
         int m = Blocks(n);
-        float* w1 = w + rowStride, w2 = w1 + rowStride, w3 = w2 + rowStride;
+        byte* w1 = w + rowBytes, w2 = w1 + rowBytes, w3 = w2 + rowBytes;
         Vector256<float> a0 = default, a1 = default, a2 = default, a3 = default;
         for (int i = 0; i < m; i += 8)
         {
             var xv = Vector256.Load(x + i);
-            a0 = Fma(Vector256.Load(w + i), xv, a0);
-            a1 = Fma(Vector256.Load(w1 + i), xv, a1);
-            a2 = Fma(Vector256.Load(w2 + i), xv, a2);
-            a3 = Fma(Vector256.Load(w3 + i), xv, a3);
+            int o = i * T.Bytes;
+            a0 = Fma(T.Load8(w + o), xv, a0);
+            a1 = Fma(T.Load8(w1 + o), xv, a1);
+            a2 = Fma(T.Load8(w2 + o), xv, a2);
+            a3 = Fma(T.Load8(w3 + o), xv, a3);
         }
-        d0 = Tail(Sum(a0), w, x, m, n);
-        d1 = Tail(Sum(a1), w1, x, m, n);
-        d2 = Tail(Sum(a2), w2, x, m, n);
-        d3 = Tail(Sum(a3), w3, x, m, n);
+        d0 = Tail<T>(Sum(a0), w, x, m, n);
+        d1 = Tail<T>(Sum(a1), w1, x, m, n);
+        d2 = Tail<T>(Sum(a2), w2, x, m, n);
+        d3 = Tail<T>(Sum(a3), w3, x, m, n);
     }
 
     /// <summary>One weight row dotted with four activation rows <paramref name="stride"/> floats apart.</summary>

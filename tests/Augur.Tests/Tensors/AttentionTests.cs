@@ -72,7 +72,7 @@ public unsafe class AttentionTests
         var scratch = new float[Attention.ScratchLength(count)];
         var output = new float[headDim];
         fixed (float* kp = keys, vp = values, qp = q, sp = scratch, op = output)
-            Attention.Attend<Attention.F32>(qp, (byte*)(kp + headDim), (byte*)(vp + headDim), stride, contiguous, extra, count, headDim, Scale, sp, op);
+            Attention.Attend<FloatElements.F32>(qp, (byte*)(kp + headDim), (byte*)(vp + headDim), stride, contiguous, extra, count, headDim, Scale, sp, op);
         return output;
     }
 
@@ -86,7 +86,7 @@ public unsafe class AttentionTests
         fixed (float* w = wide)
             for (int i = 0; i < halves.Length; i += 8)
             {
-                Attention.F16.Load8((byte*)(h + i)).Store(w);
+                FloatElements.F16.Load8((byte*)(h + i)).Store(w);
                 for (int j = 0; j < 8; j++)
                 {
                     float want = (float)BitConverter.UInt16BitsToHalf(halves[i + j]);
@@ -120,8 +120,8 @@ public unsafe class AttentionTests
         fixed (Half* kh = keys, vh = values)
         fixed (float* kf = wideKeys, vf = wideValues, qp = q, sp = scratch, oh = half, of = full)
         {
-            Attention.Attend<Attention.F16>(qp, (byte*)(kh + headDim), (byte*)(vh + headDim), stride, contiguous, extra, count, headDim, Scale, sp, oh);
-            Attention.Attend<Attention.F32>(qp, (byte*)(kf + headDim), (byte*)(vf + headDim), stride, contiguous, extra, count, headDim, Scale, sp, of);
+            Attention.Attend<FloatElements.F16>(qp, (byte*)(kh + headDim), (byte*)(vh + headDim), stride, contiguous, extra, count, headDim, Scale, sp, oh);
+            Attention.Attend<FloatElements.F32>(qp, (byte*)(kf + headDim), (byte*)(vf + headDim), stride, contiguous, extra, count, headDim, Scale, sp, of);
         }
         for (int d = 0; d < headDim; d++) Assert.Equal(BitConverter.SingleToInt32Bits(full[d]), BitConverter.SingleToInt32Bits(half[d]));
     }

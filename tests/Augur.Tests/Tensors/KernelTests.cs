@@ -97,6 +97,35 @@ public unsafe class KernelTests
         }
     }
 
+    [Theory]
+    [InlineData("F16", 64)]
+    [InlineData("F16", 172)]
+    [InlineData("BF16", 64)]
+    [InlineData("BF16", 13)]
+    // Half-precision rows: read directly for one token, widened per block for a batch — the same bits either way.
+    public void Half_precision_MultiplyRows_gives_every_row_and_token_the_bits_of_Dot(string type, int n)
+    {
+        WeightFormat format = type == "F16" ? F16Format.Instance : BF16Format.Instance;
+        const int Rows = 21, YStride = 24;
+        var rng = new Random(4000 + n);
+        var w = new byte[Rows * format.RowBytes(n)];
+        fixed (byte* pw = w)
+        fixed (float* src = RandomFloats(rng, Rows * n))
+            for (int r = 0; r < Rows; r++) format.QuantizeRow(src + r * n, pw + r * format.RowBytes(n), n);
+        var x = RandomFloats(rng, 9 * n, 2);
+        fixed (byte* pw = w)
+        fixed (float* px = x)
+            for (int tokens = 1; tokens <= 9; tokens++)
+            {
+                var y = new float[tokens * YStride];
+                fixed (float* py = y) format.MultiplyRows(pw, format.RowBytes(n), (byte*)px, 4L * n, tokens, py, YStride, 2, 19, n);
+                for (int t = 0; t < tokens; t++)
+                    for (int r = 2; r < 19; r++)
+                        Assert.Equal(BitConverter.SingleToInt32Bits(format.Dot(pw + r * format.RowBytes(n), (byte*)(px + t * n), n)),
+                            BitConverter.SingleToInt32Bits(y[t * YStride + r]));
+            }
+    }
+
     [Fact]
     // Sum of squares: n·u; mean, +eps, sqrt, reciprocal: a few u; two products: 2u → (n/2 + 6)·u; (n + 8)·u stated.
     public void RmsNorm_matches_the_scalar_twin_for_every_length()
