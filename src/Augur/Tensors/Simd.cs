@@ -80,6 +80,12 @@ public static unsafe class Simd
         {
             var xv = Vector256.Load(x + i);
             int o = i * T.Bytes;
+            if (T.Bytes == 2 && (o & 63) == 0)
+            {
+                // Widening makes each row's stream slow enough that the hardware prefetcher falls behind: ask ahead.
+                Sse.Prefetch0(w + o + 1024); Sse.Prefetch0(w1 + o + 1024); Sse.Prefetch0(w2 + o + 1024); Sse.Prefetch0(w3 + o + 1024);
+                Sse.Prefetch0(w4 + o + 1024); Sse.Prefetch0(w5 + o + 1024); Sse.Prefetch0(w6 + o + 1024); Sse.Prefetch0(w7 + o + 1024);
+            }
             a0 = Fma(T.Load8(w + o), xv, a0);
             a1 = Fma(T.Load8(w1 + o), xv, a1);
             a2 = Fma(T.Load8(w2 + o), xv, a2);
