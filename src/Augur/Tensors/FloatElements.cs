@@ -38,8 +38,9 @@ public static unsafe class FloatElements
             var magnitude = (h & Vector256.Create(0x7fffu)) << 13;
             var finite = magnitude.AsSingle() * Vector256.Create(0x77800000u).AsSingle(); // × 2¹¹²
             var special = (magnitude | Vector256.Create(0x7f800000u)).AsSingle();
-            var isSpecial = Vector256.GreaterThanOrEqual(magnitude, Vector256.Create(0x7c00u << 13)).AsSingle();
-            var value = Vector256.ConditionalSelect(isSpecial, special, finite);
+            // Signed compare (AVX2 has no unsigned one; the magnitude fits in 31 bits) and one blend.
+            var isSpecial = Avx2.CompareGreaterThan(magnitude.AsInt32(), Vector256.Create((0x7c00 << 13) - 1)).AsSingle();
+            var value = Avx.BlendVariable(finite, special, isSpecial);
             return (value.AsUInt32() | ((h & Vector256.Create(0x8000u)) << 16)).AsSingle();
         }
         [MethodImpl(MethodImplOptions.AggressiveInlining)]
