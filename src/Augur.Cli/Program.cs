@@ -10,6 +10,7 @@ var root = new RootCommand("augur: run large language models in pure .NET")
     SynthCommand.Create(),
     QuantizeCommand.Create(),
     ServeCommand.Create(),
+    PerplexityCommand.Create(),
 };
 try
 {

@@ -97,6 +97,23 @@ public sealed class CliTests : IDisposable
     }
 
     [Fact]
+    public void Perplexity_prints_one_json_line_and_refuses_a_text_too_short_for_one_chunk()
+    {
+        string text = _dir.Write("story.txt", Encoding.UTF8.GetBytes(string.Concat(Enumerable.Repeat("Once upon a time, there was a little girl named Lily. ", 20))));
+        var run = Augur("perplexity", "--file", text, "--ctx", "64", "--json");
+        Assert.Equal(0, run.ExitCode);
+        var json = JsonDocument.Parse(run.Stdout.TrimEnd().Split('\n')[^1]).RootElement;
+        // A story repeated twenty times: the model has it in context, so the perplexity is low, and exp(mean NLL).
+        double ppl = json.GetProperty("perplexity").GetDouble();
+        Assert.InRange(ppl, 1, 10);
+        Assert.Equal(Math.Exp(json.GetProperty("mean_nll").GetDouble()), ppl, 1e-9);
+        Assert.Equal(31 * json.GetProperty("chunks").GetInt32(), json.GetProperty("scored_tokens").GetInt32());
+
+        AssertOneErrorLine(Augur("perplexity", "--file", _dir.Write("short.txt", "Once upon a time"u8.ToArray()), "--ctx", "64"), "perplexity needs at least one chunk of 64");
+        AssertOneErrorLine(Augur("perplexity", "--file", _dir.File("none.txt")), "not found", "none.txt");
+    }
+
+    [Fact]
     public void A_file_with_bad_magic_is_one_error_line()
     {
         var bytes = File.ReadAllBytes(Reference.Stories260KGguf);

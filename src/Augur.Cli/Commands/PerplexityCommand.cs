@@ -1,0 +1,45 @@
+using System.CommandLine;
+using System.Text.Json;
+using Augur.Generation;
+using Augur.Model;
+using Spectre.Console;
+
+namespace Augur.Cli.Commands;
+
+static class PerplexityCommand
+{
+    public static Command Create()
+    {
+        var model = new Option<string?>("--model", "-m") { Description = "GGUF file or llama2.c checkpoint (default: stories260K.gguf from the shared models folder)" };
+        var tokenizer = new Option<string?>("--tokenizer") { Description = "tokenizer for a llama2.c checkpoint (.model or tokenizer.bin)" };
+        var file = new Option<string?>("--file", "-f") { Description = "text to score (default: tinystories-valid-sample.txt from the shared data folder)" };
+        var ctx = new Option<int>("--ctx", "-c") { Description = "context length of each chunk; the second half of every chunk is scored", DefaultValueFactory = _ => 128 };
+        var json = new Option<bool>("--json") { Description = "print the result as one JSON line" };
+        var cmd = new Command("perplexity", "perplexity of a text, chunked as llama.cpp's llama-perplexity does") { model, tokenizer, file, ctx, json };
+        cmd.SetAction(r => CliErrors.Run(() =>
+        {
+            string path = r.GetValue(file) ?? SharedAssets.Data("tinystories-valid-sample.txt");
+            if (!File.Exists(path)) throw new AssetNotFoundException(path, "text file");
+            string text = File.ReadAllText(path);
+            using var loaded = LoadedModel.Open(CliErrors.ModelPath(r.GetValue(model)), r.GetValue(tokenizer));
+            PerplexityResult result = null!;
+            AnsiConsole.Progress()
+                .Columns(new TaskDescriptionColumn(), new ProgressBarColumn(), new PercentageColumn(), new RemainingTimeColumn())
+                .Start(p =>
+                {
+                    var task = p.AddTask("chunks", maxValue: 1);
+                    result = Perplexity.Measure(loaded.Model, loaded.Tokenizer, text, r.GetValue(ctx), (done, total) => (task.MaxValue, task.Value) = (total, done));
+                });
+            if (r.GetValue(json))
+                Console.WriteLine(JsonSerializer.Serialize(new
+                {
+                    perplexity = result.Perplexity, mean_nll = result.MeanNegativeLogLikelihood, scored_tokens = result.ScoredTokens,
+                    chunks = result.Chunks, ctx = result.ContextLength,
+                }));
+            else
+                Console.WriteLine($"perplexity {result.Perplexity:F4} (mean negative log-likelihood {result.MeanNegativeLogLikelihood:F4}) over {result.ScoredTokens:N0} tokens in {result.Chunks} chunks of {result.ContextLength}");
+            return 0;
+        }));
+        return cmd;
+    }
+}
