@@ -5,6 +5,7 @@ using Augur.Cli.Commands;
 var root = new RootCommand("augur: run large language models in pure .NET")
 {
     GenerateCommand.Create(),
+    ChatCommand.Create(),
     InspectCommand.Create(),
     ConvertCommand.Create(),
     SynthCommand.Create(),

@@ -26,14 +26,7 @@ static class GenerateCommand
         var tokenizer = new Option<string?>("--tokenizer") { Description = "tokenizer for a llama2.c checkpoint (.model or tokenizer.bin), or to override a GGUF's" };
         var prompt = new Option<string>("--prompt", "-p") { Description = "the prompt text", Required = true };
         var maxTokens = new Option<int>("--max-tokens", "-n") { Description = "tokens to generate at most", DefaultValueFactory = _ => 256 };
-        var temperature = new Option<float>("--temperature", "-t") { Description = "0 = greedy", DefaultValueFactory = _ => 0.8f };
-        var topK = new Option<int>("--top-k") { Description = "keep the k most likely tokens (0 = off)", DefaultValueFactory = _ => 40 };
-        var topP = new Option<float>("--top-p") { Description = "nucleus sampling mass (1 = off)", DefaultValueFactory = _ => 0.95f };
-        var minP = new Option<float>("--min-p") { Description = "drop tokens below this fraction of the best one's probability (0 = off)", DefaultValueFactory = _ => 0.05f };
-        var repeat = new Option<float>("--repeat-penalty") { Description = "1 = off", DefaultValueFactory = _ => 1.0f };
-        var presence = new Option<float>("--presence-penalty") { DefaultValueFactory = _ => 0f };
-        var frequency = new Option<float>("--frequency-penalty") { DefaultValueFactory = _ => 0f };
-        var seed = new Option<int?>("--seed", "-s") { Description = "random seed (same seed, same output)" };
+        var sampling = new SamplingArguments();
         var stop = new Option<string[]>("--stop") { Description = "stop when the text contains this (repeatable)", AllowMultipleArgumentsPerToken = false };
         var ctx = new Option<int?>("--ctx") { Description = "context length (default: the model's)" };
         var speculative = new Option<string>("--speculative") { Description = "none|lookup|recycling|aded|swift|draft|auto", DefaultValueFactory = _ => "none" };
@@ -44,8 +37,9 @@ static class GenerateCommand
 
         var cmd = new Command("generate", "generate text from a prompt")
         {
-            model, tokenizer, prompt, maxTokens, temperature, topK, topP, minP, repeat, presence, frequency, seed, stop, ctx, speculative, draftModel, draftMax, kvType, json,
+            model, tokenizer, prompt, maxTokens, stop, ctx, speculative, draftModel, draftMax, kvType, json,
         };
+        sampling.AddTo(cmd);
         cmd.SetAction(r => CliErrors.Run(() =>
         {
             var request = new GenerationRequest
@@ -53,17 +47,7 @@ static class GenerateCommand
                 Prompt = r.GetValue(prompt)!,
                 MaxTokens = r.GetValue(maxTokens),
                 Stop = r.GetValue(stop) ?? [],
-                Sampling = new SamplingOptions
-                {
-                    Temperature = r.GetValue(temperature),
-                    TopK = r.GetValue(topK),
-                    TopP = r.GetValue(topP),
-                    MinP = r.GetValue(minP),
-                    RepeatPenalty = r.GetValue(repeat),
-                    PresencePenalty = r.GetValue(presence),
-                    FrequencyPenalty = r.GetValue(frequency),
-                    Seed = r.GetValue(seed),
-                },
+                Sampling = sampling.Parse(r),
             };
             request.Validate();
             using var loaded = LoadedModel.Open(CliErrors.ModelPath(r.GetValue(model)), r.GetValue(tokenizer));

@@ -31,10 +31,13 @@ public sealed class CliTests : IDisposable
         public string[] ErrorLines => Stderr.Split('\n', StringSplitOptions.RemoveEmptyEntries);
     }
 
-    static Run Augur(params string[] args)
+    static Run Augur(params string[] args) => AugurWithInput(null, args);
+
+    static Run AugurWithInput(string? stdin, params string[] args)
     {
         var psi = new ProcessStartInfo("dotnet")
         {
+            RedirectStandardInput = stdin is not null,
             RedirectStandardOutput = true,
             RedirectStandardError = true,
             StandardOutputEncoding = Encoding.UTF8,
@@ -44,6 +47,11 @@ public sealed class CliTests : IDisposable
         psi.ArgumentList.Add(Path.Combine(AppContext.BaseDirectory, "Augur.Cli.dll"));
         foreach (var a in args) psi.ArgumentList.Add(a);
         using var p = Process.Start(psi)!;
+        if (stdin is not null)
+        {
+            p.StandardInput.Write(stdin);
+            p.StandardInput.Close();
+        }
         var stdout = p.StandardOutput.ReadToEndAsync();
         var stderr = p.StandardError.ReadToEndAsync();
         if (!p.WaitForExit(TimeSpan.FromSeconds(60)))
@@ -94,6 +102,28 @@ public sealed class CliTests : IDisposable
         string path = _dir.File("missing.gguf");
         AssertOneErrorLine(Augur("generate", "--model", path, "--prompt", "hi"), "not found", path);
         AssertOneErrorLine(Augur("inspect", path), "not found", path);
+    }
+
+    [Fact]
+    public void Chat_replies_to_each_line_with_the_whole_conversation_as_context()
+    {
+        var run = AugurWithInput("Tell me a story.\n\nAnd then?\n", "chat", "--temperature", "0", "--max-tokens", "30", "--system", "You tell stories.");
+        Assert.Equal(0, run.ExitCode);
+        // The same conversation through the library: the chat template, then greedy generation, turn by turn.
+        using var loaded = LoadedModel.Open(Reference.Stories260KGguf);
+        var chat = global::Augur.Chat.ChatPrompt.ForModel(loaded);
+        var generator = new Generator(loaded.Model, loaded.Tokenizer);
+        var turns = new List<global::Augur.Chat.ChatTurn> { new("system", "You tell stories.") };
+        var expected = new StringBuilder();
+        foreach (string line in new[] { "Tell me a story.", "And then?" })
+        {
+            turns.Add(new("user", line));
+            string reply = generator.Generate(new GenerationRequest { PromptIds = chat.Encode(turns), MaxTokens = 30, Sampling = SamplingOptions.Greedy }).Text;
+            turns.Add(new("assistant", reply));
+            expected.Append(reply).Append('\n');
+        }
+        Assert.Equal(expected.ToString(), run.Stdout.Replace("\r\n", "\n"));
+        AssertOneErrorLine(AugurWithInput("hi\n", "chat", "--temperature", "-1"), "temperature");
     }
 
     [Fact]

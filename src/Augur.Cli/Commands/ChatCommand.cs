@@ -1,0 +1,71 @@
+using System.CommandLine;
+using Augur.Chat;
+using Augur.Generation;
+using Augur.Model;
+using Augur.Speculative;
+
+namespace Augur.Cli.Commands;
+
+static class ChatCommand
+{
+    public static Command Create()
+    {
+        var model = new Option<string?>("--model", "-m") { Description = "GGUF file or llama2.c checkpoint (default: stories260K.gguf from the shared models folder)" };
+        var tokenizer = new Option<string?>("--tokenizer") { Description = "tokenizer for a llama2.c checkpoint (.model or tokenizer.bin)" };
+        var system = new Option<string?>("--system") { Description = "a system message to start the conversation" };
+        var maxTokens = new Option<int>("--max-tokens", "-n") { Description = "tokens per reply at most", DefaultValueFactory = _ => 256 };
+        var ctx = new Option<int?>("--ctx") { Description = "context length (default: the model's)" };
+        var speculative = new Option<string>("--speculative") { Description = "none|lookup|recycling|aded|swift|auto (lossless)", DefaultValueFactory = _ => "none" };
+        var sampling = new SamplingArguments();
+        var cmd = new Command("chat", "talk with the model: one line of standard input per message, the reply streamed back; /reset forgets, /exit or end of input stops")
+        {
+            model, tokenizer, system, maxTokens, ctx, speculative,
+        };
+        sampling.AddTo(cmd);
+        cmd.SetAction(r => CliErrors.Run(() =>
+        {
+            var options = sampling.Parse(r);
+            options.Validate();
+            if (r.GetValue(maxTokens) < 1) throw new InvalidRequestException($"--max-tokens must be ≥ 1 (got {r.GetValue(maxTokens)})");
+            using var loaded = LoadedModel.Open(CliErrors.ModelPath(r.GetValue(model)), r.GetValue(tokenizer));
+            var chat = ChatPrompt.ForModel(loaded);
+            var generator = new Generator(loaded.Model, loaded.Tokenizer, r.GetValue(ctx));
+            generator.Drafter = Drafters.Create(r.GetValue(speculative)!, loaded.Model, generator.Cache);
+            var turns = new List<ChatTurn>();
+            void Reset()
+            {
+                turns.Clear();
+                if (r.GetValue(system) is { Length: > 0 } s) turns.Add(new ChatTurn("system", s));
+            }
+            Reset();
+            bool interactive = !Console.IsInputRedirected;
+            var stdout = Console.Out;
+            while (true)
+            {
+                if (interactive) Console.Error.Write("> ");
+                string? line = Console.In.ReadLine();
+                if (line is null || line.Trim() == "/exit") break;
+                if (line.Trim() == "/reset") { Reset(); continue; }
+                if (line.Length == 0) continue;
+                turns.Add(new ChatTurn("user", line));
+                var request = new GenerationRequest { PromptIds = chat.Encode(turns), MaxTokens = r.GetValue(maxTokens), Sampling = options };
+                GenerationResult result;
+                try
+                {
+                    result = generator.Generate(request, e => { stdout.Write(e.Text); stdout.Flush(); });
+                }
+                catch (InvalidRequestException e) when (interactive)
+                {
+                    // The conversation outgrew the context: say so and start over rather than end the session.
+                    Console.Error.WriteLine($"error: {e.Message}; the conversation is reset");
+                    Reset();
+                    continue;
+                }
+                stdout.WriteLine();
+                turns.Add(new ChatTurn("assistant", result.Text));
+            }
+            return 0;
+        }));
+        return cmd;
+    }
+}
