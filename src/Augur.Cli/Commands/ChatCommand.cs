@@ -1,7 +1,6 @@
 using System.CommandLine;
 using Augur.Chat;
 using Augur.Generation;
-using Augur.Model;
 using Augur.Speculative;
 
 namespace Augur.Cli.Commands;
@@ -10,8 +9,7 @@ static class ChatCommand
 {
     public static Command Create()
     {
-        var model = new Option<string?>("--model", "-m") { Description = "GGUF file or llama2.c checkpoint (default: stories260K.gguf from the shared models folder)" };
-        var tokenizer = new Option<string?>("--tokenizer") { Description = "tokenizer for a llama2.c checkpoint (.model or tokenizer.bin)" };
+        var model = new ModelArguments();
         var system = new Option<string?>("--system") { Description = "a system message to start the conversation" };
         var maxTokens = new Option<int>("--max-tokens", "-n") { Description = "tokens per reply at most", DefaultValueFactory = _ => 256 };
         var ctx = new Option<int?>("--ctx") { Description = "context length (default: the model's)" };
@@ -19,15 +17,16 @@ static class ChatCommand
         var sampling = new SamplingArguments();
         var cmd = new Command("chat", "talk with the model: one line of standard input per message, the reply streamed back; /reset forgets, /exit or end of input stops")
         {
-            model, tokenizer, system, maxTokens, ctx, speculative,
+            system, maxTokens, ctx, speculative,
         };
         sampling.AddTo(cmd);
+        model.AddTo(cmd);
         cmd.SetAction(r => CliErrors.Run(() =>
         {
             var options = sampling.Parse(r);
             options.Validate();
             if (r.GetValue(maxTokens) < 1) throw new InvalidRequestException($"--max-tokens must be ≥ 1 (got {r.GetValue(maxTokens)})");
-            using var loaded = LoadedModel.Open(CliErrors.ModelPath(r.GetValue(model)), r.GetValue(tokenizer));
+            using var loaded = model.Open(r);
             var chat = ChatPrompt.ForModel(loaded);
             var generator = new Generator(loaded.Model, loaded.Tokenizer, r.GetValue(ctx));
             generator.Drafter = Drafters.Create(r.GetValue(speculative)!, loaded.Model, generator.Cache);

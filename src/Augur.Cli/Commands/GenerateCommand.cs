@@ -22,8 +22,7 @@ static class GenerateCommand
 
     public static Command Create()
     {
-        var model = new Option<string?>("--model", "-m") { Description = "GGUF file or llama2.c checkpoint (default: stories260K.gguf from the shared models folder)" };
-        var tokenizer = new Option<string?>("--tokenizer") { Description = "tokenizer for a llama2.c checkpoint (.model or tokenizer.bin), or to override a GGUF's" };
+        var model = new ModelArguments();
         var prompt = new Option<string>("--prompt", "-p") { Description = "the prompt text", Required = true };
         var maxTokens = new Option<int>("--max-tokens", "-n") { Description = "tokens to generate at most", DefaultValueFactory = _ => 256 };
         var sampling = new SamplingArguments();
@@ -37,9 +36,10 @@ static class GenerateCommand
 
         var cmd = new Command("generate", "generate text from a prompt")
         {
-            model, tokenizer, prompt, maxTokens, stop, ctx, speculative, draftModel, draftMax, kvType, json,
+            prompt, maxTokens, stop, ctx, speculative, draftModel, draftMax, kvType, json,
         };
         sampling.AddTo(cmd);
+        model.AddTo(cmd);
         cmd.SetAction(r => CliErrors.Run(() =>
         {
             var request = new GenerationRequest
@@ -50,7 +50,7 @@ static class GenerateCommand
                 Sampling = sampling.Parse(r),
             };
             request.Validate();
-            using var loaded = LoadedModel.Open(CliErrors.ModelPath(r.GetValue(model)), r.GetValue(tokenizer));
+            using var loaded = model.Open(r);
             var generator = new Generator(loaded.Model, loaded.Tokenizer, r.GetValue(ctx), ParseKvType(r.GetValue(kvType)!));
             if (r.GetValue(draftMax) < 1) throw new InvalidRequestException($"--draft-max must be ≥ 1 (got {r.GetValue(draftMax)})");
             using var draft = r.GetValue(draftModel) is { } draftPath ? LoadedModel.Open(draftPath) : null;

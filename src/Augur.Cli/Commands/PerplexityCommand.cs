@@ -1,7 +1,6 @@
 using System.CommandLine;
 using System.Text.Json;
 using Augur.Generation;
-using Augur.Model;
 using Spectre.Console;
 
 namespace Augur.Cli.Commands;
@@ -10,18 +9,18 @@ static class PerplexityCommand
 {
     public static Command Create()
     {
-        var model = new Option<string?>("--model", "-m") { Description = "GGUF file or llama2.c checkpoint (default: stories260K.gguf from the shared models folder)" };
-        var tokenizer = new Option<string?>("--tokenizer") { Description = "tokenizer for a llama2.c checkpoint (.model or tokenizer.bin)" };
+        var model = new ModelArguments();
         var file = new Option<string?>("--file", "-f") { Description = "text to score (default: tinystories-valid-sample.txt from the shared data folder)" };
         var ctx = new Option<int>("--ctx", "-c") { Description = "context length of each chunk; the second half of every chunk is scored", DefaultValueFactory = _ => 128 };
         var json = new Option<bool>("--json") { Description = "print the result as one JSON line" };
-        var cmd = new Command("perplexity", "perplexity of a text, chunked as llama.cpp's llama-perplexity does") { model, tokenizer, file, ctx, json };
+        var cmd = new Command("perplexity", "perplexity of a text, chunked as llama.cpp's llama-perplexity does") { file, ctx, json };
+        model.AddTo(cmd);
         cmd.SetAction(r => CliErrors.Run(() =>
         {
             string path = r.GetValue(file) ?? SharedAssets.Data("tinystories-valid-sample.txt");
             if (!File.Exists(path)) throw new AssetNotFoundException(path, "text file");
             string text = File.ReadAllText(path);
-            using var loaded = LoadedModel.Open(CliErrors.ModelPath(r.GetValue(model)), r.GetValue(tokenizer));
+            using var loaded = model.Open(r);
             PerplexityResult result = null!;
             AnsiConsole.Progress()
                 .Columns(new TaskDescriptionColumn(), new ProgressBarColumn(), new PercentageColumn(), new RemainingTimeColumn())

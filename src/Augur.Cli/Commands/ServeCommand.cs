@@ -7,8 +7,7 @@ static class ServeCommand
 {
     public static Command Create()
     {
-        var model = new Option<string?>("--model", "-m") { Description = "GGUF file or llama2.c checkpoint (default: stories260K.gguf from the shared models folder)" };
-        var tokenizer = new Option<string?>("--tokenizer") { Description = "tokenizer for a llama2.c checkpoint (.model or tokenizer.bin)" };
+        var model = new ModelArguments();
         var host = new Option<string>("--host") { Description = "address to listen on (loopback unless told otherwise)", DefaultValueFactory = _ => "127.0.0.1" };
         var port = new Option<int>("--port") { Description = "port to listen on (0 = any free port)", DefaultValueFactory = _ => 8080 };
         var apiKey = new Option<string?>("--api-key") { Description = "require 'Authorization: Bearer KEY' on /v1 requests" };
@@ -19,14 +18,15 @@ static class ServeCommand
 
         var cmd = new Command("serve", "serve the model over an OpenAI-compatible HTTP API (/v1/chat/completions, /v1/completions, /v1/models, /health)")
         {
-            model, tokenizer, host, port, apiKey, parallel, ctx, kvType, alias,
+            host, port, apiKey, parallel, ctx, kvType, alias,
         };
+        model.AddTo(cmd);
         cmd.SetAction(r => CliErrors.Run(() =>
         {
             var options = new ServerOptions
             {
-                ModelPath = CliErrors.ModelPath(r.GetValue(model)),
-                TokenizerPath = r.GetValue(tokenizer),
+                ModelPath = model.ModelPath(r),
+                TokenizerPath = model.TokenizerPath(r),
                 Host = r.GetValue(host)!,
                 Port = r.GetValue(port),
                 ApiKey = r.GetValue(apiKey),
