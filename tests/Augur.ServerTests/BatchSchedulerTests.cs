@@ -96,6 +96,25 @@ public sealed class BatchSchedulerTests : IDisposable
         Assert.True(got.Where((_, i) => cases[i].Drafter != "none").Sum(g => g.Result.Speculation!.Accepted) > 0);
     }
 
+    [Fact]
+    public async Task A_speculating_request_that_fills_its_context_ends_as_plain_decoding_does()
+    {
+        // Draft trees near the end of a 48-cell row must be cut to the cells left, and the request must end
+        // "context full" with exactly the tokens plain decoding gets.
+        using var model = LoadedModel.Open(ServerFixture.ModelPath);
+        var request = new GenerationRequest { Prompt = Prompts[1], MaxTokens = 200, Sampling = SamplingOptions.Greedy };
+        var plain = new Generator(model.Model, model.Tokenizer, contextLength: 48).Generate(request);
+        Assert.Equal(FinishReason.ContextFull, plain.FinishReason);
+        using var scheduler = new BatchScheduler(model.Model, model.Tokenizer, parallel: 2, contextLength: 48);
+        foreach (var drafter in new[] { "lookup", "recycling", "aded" })
+        {
+            var (result, streamed) = await Collect(scheduler.Submit(request, speculative: drafter));
+            Assert.Equal(plain.Ids, result.Ids);
+            Assert.Equal(plain.Text, streamed);
+            Assert.Equal(FinishReason.ContextFull, result.FinishReason);
+        }
+    }
+
     [Theory]
     [InlineData("swift")]
     [InlineData("draft")]
