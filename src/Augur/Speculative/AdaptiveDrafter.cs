@@ -3,17 +3,17 @@ using System.Diagnostics;
 namespace Augur.Speculative;
 
 /// <summary>
-/// Speculates only when it pays, by an acceptance × cost model. For plain decoding it keeps the time of a step with
-/// no draft (a running average over every such step, whichever choice made it, plain steps being retried now and
-/// then while a drafter is best); for each drafter, over the steps it
-/// proposed in: the tokens emitted per step (acceptance) and the step's time relative to a plain step (cost —
-/// drafting, verification and the emitted tokens' processing included). A drafter is worth emitted ÷ relative cost
-/// plain steps; the best is used if it beats plain decoding by <see cref="Margin"/>. Every drafter gets a trial of
-/// <see cref="TrialSteps"/> steps at the start; a losing one gets another after a wait that doubles each time
-/// (<see cref="FirstRetry"/> up to <see cref="MaxRetry"/> steps), but only while what exploring lost (time beyond what
-/// plain decoding would have taken for the same tokens) stays under 1/<see cref="ExploreShare"/> of all time (the
-/// first trials, which also pay for cold code, do not count). Tokens are counted exactly and costs are ratios to a plain step timed moments before, so the choice
-/// follows the context length and the machine's speed without hinging on a few noisy timings.
+/// Speculates only when it pays, by an acceptance × cost model. Plain decoding: the time of a step with no draft, a
+/// running average over every such step, whichever choice made it (plain steps are retried now and then while a
+/// drafter is best). Each drafter, over the steps it proposed in: tokens emitted per step (acceptance) and the step's
+/// time relative to a plain step (cost: drafting, verification and the emitted tokens' processing included). A drafter
+/// is worth emitted ÷ relative cost plain steps; the best is used if it beats plain decoding by <see cref="Margin"/>.
+/// Every drafter gets a trial of <see cref="TrialSteps"/> steps at the start; a losing one another after a wait that
+/// doubles each time (<see cref="FirstRetry"/> up to <see cref="MaxRetry"/> steps), but only while what exploring lost
+/// (time beyond what plain decoding would have taken for the same tokens) stays under 1/<see cref="ExploreShare"/> of
+/// all time; the first trials, which also pay for cold code, do not count. Tokens are counted exactly and costs are
+/// ratios to a plain step timed moments before, so the choice follows the context length and the machine's speed
+/// without hinging on a few noisy timings.
 /// </summary>
 public sealed class AdaptiveDrafter : IDrafter
 {
