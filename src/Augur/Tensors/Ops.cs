@@ -16,17 +16,6 @@ public static class Ops
         TensorPrimitives.Multiply(y, weight, y);
     }
 
-    /// <summary>In-place softmax, max-subtracted so large logits do not overflow.</summary>
-    public static void Softmax(Span<float> x)
-    {
-        if (x.IsEmpty) return; // TensorPrimitives.Max rejects an empty span
-        float max = TensorPrimitives.Max(x);
-        TensorPrimitives.Subtract(x, max, x);
-        TensorPrimitives.Exp(x, x);
-        float sum = TensorPrimitives.Sum(x);
-        TensorPrimitives.Multiply(x, 1f / sum, x);
-    }
-
     /// <summary>log Σ exp(x), max-subtracted; vectorised since it runs over the whole vocabulary for every token.</summary>
     public static float LogSumExp(ReadOnlySpan<float> x)
     {

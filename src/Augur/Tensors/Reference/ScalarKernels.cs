@@ -24,15 +24,6 @@ public static class ScalarKernels
         for (int i = 0; i < x.Length; i++) y[i] = (float)(x[i] * scale * weight[i]);
     }
 
-    public static void Softmax(Span<float> x)
-    {
-        float max = float.NegativeInfinity;
-        foreach (var v in x) max = Math.Max(max, v);
-        double sum = 0;
-        for (int i = 0; i < x.Length; i++) sum += Math.Exp(x[i] - max);
-        for (int i = 0; i < x.Length; i++) x[i] = (float)(Math.Exp(x[i] - max) / sum);
-    }
-
     /// <summary>Attention of one query over key/value rows (count, headDim): softmax(q·kᵢ·scale) · V, in double.</summary>
     public static void Attend(ReadOnlySpan<float> q, ReadOnlySpan<float> keys, ReadOnlySpan<float> values, int count, float scale, Span<float> output)
     {
