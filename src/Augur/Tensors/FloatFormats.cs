@@ -1,5 +1,6 @@
 using System.Numerics.Tensors;
 using System.Runtime.Intrinsics;
+using System.Runtime.Intrinsics.X86;
 using Augur.Gguf;
 
 namespace Augur.Tensors;
@@ -92,6 +93,15 @@ public abstract unsafe class WidenedFloatFormat<T> : WeightFormat where T : stru
 
     public override float Dot(byte* row, byte* activations, int n) => Simd.Dot<T>(row, (float*)activations, n);
 
+    /// <summary>Widens a row with the same exact conversion the kernels use on the fly.</summary>
+    public sealed override void DequantizeRow(byte* src, float* dst, int n)
+    {
+        int i = 0;
+        if (Avx2.IsSupported)
+            for (; i + 8 <= n; i += 8) T.Load8(src + i * T.Bytes).Store(dst + i);
+        for (; i < n; i++) dst[i] = T.Load(src + i * T.Bytes);
+    }
+
     public override void MultiplyRows(byte* weights, long rowBytes, byte* activations, long activationBytes,
         int tokens, float* y, int yStride, int r0, int r1, int n)
     {
@@ -117,9 +127,6 @@ public sealed unsafe class F16Format : WidenedFloatFormat<FloatElements.F16>
     public static readonly F16Format Instance = new();
     public override GgmlType Type => GgmlType.F16;
 
-    public override void DequantizeRow(byte* src, float* dst, int n) =>
-        TensorPrimitives.ConvertToSingle(new ReadOnlySpan<Half>(src, n), new Span<float>(dst, n));
-
     public override void QuantizeRow(float* src, byte* dst, int n) =>
         TensorPrimitives.ConvertToHalf(new ReadOnlySpan<float>(src, n), new Span<Half>(dst, n));
 }
@@ -129,21 +136,6 @@ public sealed unsafe class BF16Format : WidenedFloatFormat<FloatElements.BF16>
 {
     public static readonly BF16Format Instance = new();
     public override GgmlType Type => GgmlType.BF16;
-
-    public override void DequantizeRow(byte* src, float* dst, int n)
-    {
-        ushort* s = (ushort*)src;
-        int i = 0;
-        if (Vector256.IsHardwareAccelerated)
-        {
-            for (; i + 8 <= n; i += 8)
-            {
-                Vector256<uint> wide = Vector256.WidenLower(Vector128.Load(s + i).ToVector256Unsafe());
-                (wide << 16).AsSingle().Store(dst + i);
-            }
-        }
-        for (; i < n; i++) dst[i] = BitConverter.Int32BitsToSingle(s[i] << 16);
-    }
 
     public override void QuantizeRow(float* src, byte* dst, int n)
     {
