@@ -252,36 +252,50 @@ internal static unsafe class KQuant
         return max;
     }
 
-    /// <summary>make_qx_quants with rmse_type 1 and no importance weights (the form quantize_row_q6_K_ref uses):
-    /// symmetric codes L in [0, 2·nmax) (stored biased by nmax), weights x², 19 candidate scales.</summary>
-    public static float MakeQxQuants(int n, int nmax, float* x, sbyte* L)
+    /// <summary>The symmetric code of a scaled value: nearest integer clamped to [−nmax, nmax).</summary>
+    static int Code(float v, int nmax) => Math.Max(-nmax, Math.Min(nmax - 1, NearestInt(v)));
+
+    /// <summary>
+    /// The opening both symmetric quantizers share: the signed extreme sets the scale −nmax/max, each value gets its code
+    /// (stored plus <paramref name="bias"/>), and the x²-weighted sums Σw·x·l and Σw·l² are returned. False (codes
+    /// zeroed) when the group is all but zero.
+    /// </summary>
+    static bool FirstFit(int n, int nmax, float* x, sbyte* L, int bias, out float max, out float sumlx, out float suml2)
     {
-        float max = SignedAbsMax(n, x);
+        max = SignedAbsMax(n, x);
+        sumlx = suml2 = 0;
         if (MathF.Abs(max) < GroupMaxEps)
         {
             for (int i = 0; i < n; i++) L[i] = 0;
-            return 0;
+            return false;
         }
         float iscale = -nmax / max;
-        float sumlx = 0, suml2 = 0;
         for (int i = 0; i < n; i++)
         {
-            int l = Math.Max(-nmax, Math.Min(nmax - 1, NearestInt(iscale * x[i])));
-            L[i] = (sbyte)(l + nmax);
+            int l = Code(iscale * x[i], nmax);
+            L[i] = (sbyte)(l + bias);
             float w = x[i] * x[i];
             sumlx += w * x[i] * l;
             suml2 += w * l * l;
         }
+        return true;
+    }
+
+    /// <summary>make_qx_quants with rmse_type 1 and no importance weights (the form quantize_row_q6_K_ref uses):
+    /// symmetric codes L in [0, 2·nmax) (stored biased by nmax), weights x², 19 candidate scales.</summary>
+    public static float MakeQxQuants(int n, int nmax, float* x, sbyte* L)
+    {
+        if (!FirstFit(n, nmax, x, L, bias: nmax, out float max, out float sumlx, out float suml2)) return 0;
         float scale = suml2 != 0 ? sumlx / suml2 : 0.0f;
         float best = scale * sumlx;
         for (int step = -9; step <= 9; step++)
         {
             if (step == 0) continue;
-            iscale = -(nmax + 0.1f * step) / max;
+            float iscale = -(nmax + 0.1f * step) / max;
             sumlx = suml2 = 0;
             for (int i = 0; i < n; i++)
             {
-                int l = Math.Max(-nmax, Math.Min(nmax - 1, NearestInt(iscale * x[i])));
+                int l = Code(iscale * x[i], nmax);
                 float w = x[i] * x[i];
                 sumlx += w * x[i] * l;
                 suml2 += w * l * l;
@@ -289,7 +303,7 @@ internal static unsafe class KQuant
             if (suml2 > 0 && sumlx * sumlx > best * suml2)
             {
                 for (int i = 0; i < n; i++)
-                    L[i] = (sbyte)(nmax + Math.Max(-nmax, Math.Min(nmax - 1, NearestInt(iscale * x[i]))));
+                    L[i] = (sbyte)(nmax + Code(iscale * x[i], nmax));
                 scale = sumlx / suml2;
                 best = scale * sumlx;
             }
@@ -301,22 +315,7 @@ internal static unsafe class KQuant
     /// x²-weighted error, stored biased by nmax.</summary>
     public static float MakeQ3Quants(int n, int nmax, float* x, sbyte* L)
     {
-        float max = SignedAbsMax(n, x);
-        if (MathF.Abs(max) < GroupMaxEps)
-        {
-            for (int i = 0; i < n; i++) L[i] = 0;
-            return 0;
-        }
-        float iscale = -nmax / max;
-        float sumlx = 0, suml2 = 0;
-        for (int i = 0; i < n; i++)
-        {
-            int l = Math.Max(-nmax, Math.Min(nmax - 1, NearestInt(iscale * x[i])));
-            L[i] = (sbyte)l;
-            float w = x[i] * x[i];
-            sumlx += w * x[i] * l;
-            suml2 += w * l * l;
-        }
+        if (!FirstFit(n, nmax, x, L, bias: 0, out _, out float sumlx, out float suml2)) return 0;
         for (int itry = 0; itry < 5; itry++)
         {
             int nChanged = 0;
@@ -327,7 +326,7 @@ internal static unsafe class KQuant
                 if (slx > 0)
                 {
                     float sl2 = suml2 - w * L[i] * L[i];
-                    int newL = Math.Max(-nmax, Math.Min(nmax - 1, NearestInt(x[i] * sl2 / slx)));
+                    int newL = Code(x[i] * sl2 / slx, nmax);
                     if (newL != L[i])
                     {
                         slx += w * x[i] * newL;
