@@ -20,7 +20,7 @@ public sealed class Verifier
     readonly LlamaModel _model;
     readonly IKvCache _cache;
     readonly int _sequence;
-    readonly Batch _batch;
+    Batch? _batch; // for Step only: under continuous batching the scheduler's batch carries the tree
     readonly Candidates _candidates;
     readonly VerifiedStep _step = new();
     readonly int[] _keep;
@@ -34,7 +34,6 @@ public sealed class Verifier
         _model = model;
         _cache = cache;
         _sequence = sequence;
-        _batch = new Batch(model.MaxBatch);
         _candidates = new Candidates(model.Config.VocabSize);
         _keep = new int[model.MaxBatch];
         _step.Logits = row => _model.Logits(_rootRow + row);
@@ -52,6 +51,7 @@ public sealed class Verifier
     /// </summary>
     public VerifiedStep Step(int last, DraftTree tree, SamplerChain sampler, bool greedy)
     {
+        _batch ??= new Batch(_model.MaxBatch);
         _batch.Clear();
         Add(_batch, last, tree);
         _model.Forward(_batch, _cache);

@@ -52,18 +52,18 @@ public static unsafe class Attention
     {
         var vmax = Vector256.Create(float.NegativeInfinity);
         var vscale = Vector256.Create(scale);
+        byte** k = stackalloc byte*[8]; // the keys of a group that reaches past the contiguous cells
         for (int i0 = 0; i0 < count; i0 += 8)
         {
             Vector256<float> sums;
             if (i0 + 8 <= contiguous)
             {
-                byte* k = keys + i0 * rowBytes;
-                sums = Group<T>(q, k, k + rowBytes, k + 2 * rowBytes, k + 3 * rowBytes, k + 4 * rowBytes, k + 5 * rowBytes, k + 6 * rowBytes, k + 7 * rowBytes, n);
+                byte* k0 = keys + i0 * rowBytes;
+                sums = Group<T>(q, k0, k0 + rowBytes, k0 + 2 * rowBytes, k0 + 3 * rowBytes, k0 + 4 * rowBytes, k0 + 5 * rowBytes, k0 + 6 * rowBytes, k0 + 7 * rowBytes, n);
             }
             else
             {
                 int m = Math.Min(8, count - i0);
-                byte** k = stackalloc byte*[8];
                 for (int j = 0; j < 8; j++) k[j] = keys + Cell(i0 + (j < m ? j : 0), contiguous, extra) * rowBytes;
                 sums = Group<T>(q, k[0], k[1], k[2], k[3], k[4], k[5], k[6], k[7], n);
             }
