@@ -37,9 +37,8 @@ sealed class CompletionRequest
         long? n = f.Integer("n", 1, long.MaxValue);
         if (n is not (null or 1)) throw ApiException.Invalid($"n must be 1: Augur returns one choice per request (got {n})", "n");
         string speculative = f.String("speculative") ?? "none";
-        if (!Augur.Speculative.Drafters.Batchable.Contains(speculative))
-            throw ApiException.Invalid($"speculative must be one of {string.Join(", ", Augur.Speculative.Drafters.Batchable)} " +
-                "(swift and draft run forward passes of their own, which continuous batching cannot interleave)", "speculative");
+        try { Augur.Speculative.Drafters.CheckBatchable(speculative); }
+        catch (InvalidRequestException e) { throw ApiException.Invalid(e.Message, "speculative"); }
 
         bool logprobs;
         int topLogprobs;

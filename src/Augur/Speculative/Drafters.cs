@@ -14,17 +14,28 @@ public static class Drafters
     /// </summary>
     public static readonly string[] Batchable = ["none", "lookup", "recycling", "aded", "auto"];
 
-    /// <summary>One of <see cref="Batchable"/> by name; null for "none".</summary>
-    public static IDrafter? CreateBatchable(string name, int vocabSize, int draftMax = 10) => name switch
+    /// <summary>Throws <see cref="InvalidRequestException"/>, saying why, unless <paramref name="name"/> is in <see cref="Batchable"/>.</summary>
+    public static void CheckBatchable(string name)
     {
-        "none" => null,
-        "lookup" => new PromptLookupDrafter(draftLength: draftMax),
-        "recycling" => new TokenRecyclingDrafter(vocabSize),
-        "aded" => new AdedDrafter(depth: draftMax),
-        "auto" => new AdaptiveDrafter(new PromptLookupDrafter(draftLength: draftMax), new TokenRecyclingDrafter(vocabSize), new AdedDrafter(depth: draftMax)),
-        "swift" or "draft" => throw new InvalidRequestException($"speculative mode '{name}' runs forward passes of its own, which continuous batching cannot interleave; use one of: {string.Join(", ", Batchable)}"),
-        _ => throw new InvalidRequestException($"unknown speculative mode '{name}' (known: {string.Join(", ", Batchable)})"),
-    };
+        if (Batchable.Contains(name)) return;
+        throw new InvalidRequestException(name is "swift" or "draft"
+            ? $"speculative mode '{name}' runs forward passes of its own, which continuous batching cannot interleave; use one of: {string.Join(", ", Batchable)}"
+            : $"unknown speculative mode '{name}' (known: {string.Join(", ", Batchable)})");
+    }
+
+    /// <summary>One of <see cref="Batchable"/> by name; null for "none".</summary>
+    public static IDrafter? CreateBatchable(string name, int vocabSize, int draftMax = 10)
+    {
+        CheckBatchable(name);
+        return name switch
+        {
+            "lookup" => new PromptLookupDrafter(draftLength: draftMax),
+            "recycling" => new TokenRecyclingDrafter(vocabSize),
+            "aded" => new AdedDrafter(depth: draftMax),
+            "auto" => new AdaptiveDrafter(new PromptLookupDrafter(draftLength: draftMax), new TokenRecyclingDrafter(vocabSize), new AdedDrafter(depth: draftMax)),
+            _ => null, // "none"
+        };
+    }
 
     /// <summary>
     /// The drafter called <paramref name="name"/> for <paramref name="model"/> decoding into sequence 0 of
