@@ -1,7 +1,7 @@
+using Augur.Conversion;
 using System.CommandLine;
 using System.Text.Json;
 using Augur.Gguf;
-using Augur.Model;
 using Spectre.Console;
 
 namespace Augur.Bench;

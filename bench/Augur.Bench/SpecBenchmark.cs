@@ -1,3 +1,4 @@
+using Augur.Conversion;
 using System.CommandLine;
 using System.Diagnostics;
 using System.Text.Json;

@@ -1,4 +1,4 @@
-using Augur.Gguf;
+using Augur.Conversion;
 using Augur.Model;
 using Augur.Tests.Support;
 using Augur.Tokenizers;

@@ -1,3 +1,4 @@
+using Augur.Conversion;
 using Augur.Cache;
 using Augur.Gguf;
 using Augur.Model;

@@ -1,3 +1,5 @@
+using Augur.Conversion;
+using Augur.Tensors;
 using Augur.Gguf;
 using Augur.Model;
 using Augur.Tokenizers;

@@ -1,5 +1,6 @@
+using Augur.Model;
+using Augur.Conversion;
 using System.CommandLine;
-using Augur.Gguf;
 using Augur.Tokenizers;
 
 namespace Augur.Cli.Commands;

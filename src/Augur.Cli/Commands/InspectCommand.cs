@@ -1,3 +1,5 @@
+using Augur.Model;
+using Augur.Conversion;
 using System.CommandLine;
 using Augur.Gguf;
 using Spectre.Console;

@@ -1,5 +1,5 @@
+using Augur.Conversion;
 using System.CommandLine;
-using Augur.Gguf;
 using Spectre.Console;
 
 namespace Augur.Cli.Commands;

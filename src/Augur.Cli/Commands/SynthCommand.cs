@@ -1,5 +1,6 @@
+using Augur.Conversion;
+using Augur.Tensors;
 using System.CommandLine;
-using Augur.Gguf;
 using Augur.Model;
 using Spectre.Console;
 

@@ -1,3 +1,4 @@
+using Augur.Tensors;
 using System.IO.MemoryMappedFiles;
 using System.Text;
 

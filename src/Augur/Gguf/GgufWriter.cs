@@ -1,3 +1,4 @@
+using Augur.Tensors;
 using System.Text;
 
 namespace Augur.Gguf;

@@ -1,7 +1,6 @@
 using System.Numerics.Tensors;
 using System.Runtime.Intrinsics;
 using System.Runtime.Intrinsics.X86;
-using Augur.Gguf;
 
 namespace Augur.Tensors;
 

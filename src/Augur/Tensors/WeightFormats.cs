@@ -1,4 +1,3 @@
-using Augur.Gguf;
 
 namespace Augur.Tensors;
 

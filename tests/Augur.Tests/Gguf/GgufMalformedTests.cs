@@ -1,3 +1,4 @@
+using Augur.Tensors;
 using Augur.Gguf;
 using Augur.Tests.Support;
 using CsCheck;

@@ -1,3 +1,4 @@
+using Augur.Tensors;
 using System.Text;
 using Augur.Gguf;
 using Augur.Tests.Support;

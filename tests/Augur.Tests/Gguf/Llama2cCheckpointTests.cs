@@ -1,3 +1,5 @@
+using Augur.Model;
+using Augur.Conversion;
 using System.Runtime.InteropServices;
 using Augur.Gguf;
 using Augur.Tests.Support;

@@ -1,3 +1,4 @@
+using Augur.Tensors;
 using Augur.Gguf;
 using Augur.Model;
 using Augur.Tests.Support;

@@ -1,7 +1,6 @@
 using System.Runtime.CompilerServices;
 using System.Runtime.Intrinsics;
 using System.Runtime.Intrinsics.X86;
-using Augur.Gguf;
 using static Augur.Tensors.Quantized.QuantMath;
 
 namespace Augur.Tensors.Quantized;

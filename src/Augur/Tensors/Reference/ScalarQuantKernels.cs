@@ -1,5 +1,4 @@
 using System.Buffers.Binary;
-using Augur.Gguf;
 
 namespace Augur.Tensors.Reference;
 
@@ -19,10 +18,18 @@ public static class ScalarQuantKernels
 
     public static int BlockBytes(GgmlType type) => type switch
     {
-        GgmlType.Q4_0 => 18, GgmlType.Q4_1 => 20, GgmlType.Q5_0 => 22, GgmlType.Q5_1 => 24,
-        GgmlType.Q8_0 => 34, GgmlType.Q8_1 => 36,
-        GgmlType.Q2_K => 84, GgmlType.Q3_K => 110, GgmlType.Q4_K => 144, GgmlType.Q5_K => 176,
-        GgmlType.Q6_K => 210, GgmlType.Q8_K => 292,
+        GgmlType.Q4_0 => 18,
+        GgmlType.Q4_1 => 20,
+        GgmlType.Q5_0 => 22,
+        GgmlType.Q5_1 => 24,
+        GgmlType.Q8_0 => 34,
+        GgmlType.Q8_1 => 36,
+        GgmlType.Q2_K => 84,
+        GgmlType.Q3_K => 110,
+        GgmlType.Q4_K => 144,
+        GgmlType.Q5_K => 176,
+        GgmlType.Q6_K => 210,
+        GgmlType.Q8_K => 292,
         _ => throw new ArgumentOutOfRangeException(nameof(type), type, null),
     };
 

@@ -1,4 +1,4 @@
-using Augur.Gguf;
+using Augur.Tensors;
 using Augur.Tensors.Reference;
 using static Augur.Tests.Tensors.Quantized.QuantTestSupport;
 

@@ -1,6 +1,6 @@
+using Augur.Tensors;
 using System.Runtime.InteropServices;
 using System.Security.Cryptography;
-using Augur.Gguf;
 using Augur.Tensors.Reference;
 using static Augur.Tests.Tensors.Quantized.QuantTestSupport;
 

@@ -1,5 +1,5 @@
+using Augur.Tensors;
 using System.Buffers.Binary;
-using Augur.Gguf;
 using Augur.Tensors.Reference;
 using static Augur.Tests.Tensors.Quantized.QuantTestSupport;
 

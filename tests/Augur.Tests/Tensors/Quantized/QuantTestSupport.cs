@@ -1,4 +1,4 @@
-using Augur.Gguf;
+using Augur.Tensors;
 using Augur.Tensors.Quantized;
 
 namespace Augur.Tests.Tensors.Quantized;

@@ -1,7 +1,9 @@
+using Augur.Gguf;
+using Augur.Tensors;
 using Augur.Model;
 using Augur.Tokenizers;
 
-namespace Augur.Gguf;
+namespace Augur.Conversion;
 
 /// <summary>Writes a llama2.c checkpoint and its vocabulary as a GGUF file llama.cpp loads (canonical names, F32).</summary>
 public static unsafe class Llama2cConverter

@@ -1,7 +1,7 @@
-using Augur.Model;
+using Augur.Gguf;
 using Augur.Tensors;
 
-namespace Augur.Gguf;
+namespace Augur.Model;
 
 /// <summary>
 /// A llama2.c checkpoint (the legacy format <c>run.c</c> reads): a 7-int32 header, then float32 arrays

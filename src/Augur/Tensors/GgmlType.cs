@@ -1,4 +1,4 @@
-namespace Augur.Gguf;
+namespace Augur.Tensors;
 
 /// <summary>Tensor element types, numbered as ggml numbers them in GGUF files.</summary>
 public enum GgmlType : uint

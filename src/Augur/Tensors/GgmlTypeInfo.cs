@@ -1,4 +1,4 @@
-namespace Augur.Gguf;
+namespace Augur.Tensors;
 
 /// <summary>Block size and bytes per block of every ggml type, so any GGUF file can be read and inspected
 /// even when Augur cannot compute with its tensors.</summary>

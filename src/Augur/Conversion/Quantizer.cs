@@ -1,6 +1,7 @@
+using Augur.Gguf;
 using Augur.Tensors;
 
-namespace Augur.Gguf;
+namespace Augur.Conversion;
 
 /// <summary>
 /// llama.cpp's <c>llama_ftype</c>: what a file is "mostly" quantized to, written as <c>general.file_type</c>.

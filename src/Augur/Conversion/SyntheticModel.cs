@@ -1,10 +1,13 @@
+using Augur.Model;
+using Augur.Conversion;
+using Augur.Tensors;
 using System.Buffers;
 using System.Numerics.Tensors;
 using System.Runtime.InteropServices;
 using Augur.Gguf;
 using Augur.Tokenizers;
 
-namespace Augur.Model;
+namespace Augur.Conversion;
 
 /// <summary>
 /// Writes random-weight Llama GGUF files with a real vocabulary, for benchmarks and peer tests at sizes
