@@ -125,26 +125,33 @@ public class QuantizedPeerTests(ITestOutputHelper output)
 
     /// <summary>
     /// Logits of Augur and llama.cpp on llama.cpp's quantized file: a 93-token prompt in one batch, then 16 tokens one at
-    /// a time, compared position by position against the largest |logit| (~2.3 here).
+    /// a time, compared position by position against the largest |logit| (~2.3 here). Both engines keep the KV cache in
+    /// F32 (llama.cpp is given F32 K and V and no flash attention, see <see cref="LlamaCpp.Model"/>).
     ///
     /// The two engines do the same integer arithmetic on the same weights, but an 8-bit activation code can come out one
     /// apart: (1) the rules differ — Augur follows ggml's reference Q8_0/Q8_1 quantizer (scale 1/(amax/127), round half
-    /// away from zero), llama.cpp's AVX2 one takes 127/amax and rounds half to even, which splits values on or within an
-    /// ulp of a half-integer, and dequantized weights make those common (a block of a normed Q4_0 embedding row scales to
-    /// multiples of 127/8); (2) F32 sums in another order leave activations an ulp apart, and one near a rounding
-    /// boundary lands on the other side (this hits Q8_K, whose rule both engines share). A flipped code that reaches a key
-    /// or value stays in the cache, so from the first flip on every later position differs. Measured on this model:
-    /// before the first flip the engines agree to 1e-7 (positions 0-3 at least, for every format); after it by up to
-    /// 0.93% of the largest |logit| (one activation step, 1/127 of a block's range, is 0.8%); Q8_0, whose codes rarely
-    /// sit on a boundary, differs at one position only. Hence two bounds: position 0 within 1e-5 of the largest |logit|
-    /// (the kernels compute the same function), every position within 2% (a step, with headroom). A wrong block layout
-    /// or kernel moves logits by tens of percent; the layout is also checked bit for bit above.
+    /// away from zero), llama.cpp's AVX2 one takes 127/amax and rounds half to even; (2) F32 sums in another order leave
+    /// activations an ulp apart, and one near a rounding boundary lands on the other side (this hits Q8_K, whose rule
+    /// both engines share). (2) dominates: with Augur switched to llama.cpp's rule the first flip moved only from
+    /// position 4 to 8 (Q4_0, Q5_0, Q5_1) and stayed put for the others. Once a code has flipped, its key or value stays
+    /// in the cache, so every later activation differs by far more than an ulp and flips more codes: from the first flip
+    /// on the engines no longer compute on the same numbers. Measured here (AVX-512), per position, |Δlogit| ÷ largest:
+    /// before the first flip at most 4.2e-7 for every type; the first flip at position 3 (Q4_1), 4 (Q4_0, Q5_0, Q5_1),
+    /// 16 (Q5_K_M), 22 (Q6_K), 54 (Q4_K_M); Q8_0, whose codes rarely sit on a boundary, differs at position 76 alone
+    /// (1.3e-3) and is back to 1e-7 after it; after a flip the others stay at 0.4–0.95% (one activation step, 1/127 of a
+    /// block's range, is 0.8%). Hence three bounds. Where the engines compute the same thing — every position before
+    /// the first flip, at least the first <see cref="ExactPositions"/> — within 2e-6 of the largest |logit| (5× the
+    /// measured 4.2e-7: summation order and F32 exp; the F32 model's parity test allows 5e-6). Q8_0: all but at most
+    /// two positions so. Everywhere: within 1.5% (1.6× the measured worst 0.95%, a step with headroom). A wrong block
+    /// layout or kernel moves logits by tens of percent at position 0 already; the layout is also checked bit for bit
+    /// above. On another CPU llama.cpp sums in another order and the first flip may come earlier: measure before
+    /// lowering <see cref="ExactPositions"/>.
     /// </summary>
     [Theory]
     [MemberData(nameof(Formats))]
     public void Logits_agree_with_llama_cpp_on_llama_cpp_s_quantized_file(LlamaFileType type)
     {
-        const float ExactBound = 1e-5f, FlipBound = 2e-2f;
+        const float ExactBound = 2e-6f, FlipBound = 1.5e-2f;
         string path = QuantizedByLlamaCpp(Source.Value, type);
         using var augur = LoadedModel.Open(path, pool: new WorkerPool(1));
         using var peer = LlamaCpp.Model(path);
@@ -162,15 +169,20 @@ public class QuantizedPeerTests(ITestOutputHelper output)
         }
 
         float largest = peerRows.Max(r => r.Max(Math.Abs));
-        var worstByPosition = peerRows.Select((r, p) => r.Select((v, i) => Math.Abs(augurRows[p][i] - v)).Max()).ToArray();
-        float worst = worstByPosition.Max();
-        int worstAt = Array.IndexOf(worstByPosition, worst);
-        int exact = worstByPosition.TakeWhile(d => d <= ExactBound * largest).Count();
-        output.WriteLine($"{type}: {peerRows.Count} positions, largest |logit| {largest:F3}; first {exact} within {ExactBound:E0} of it; " +
-                         $"max |Δlogit| = {worst:E2} ({worst / largest:P2}) at position {worstAt}");
-        Assert.True(worstByPosition[0] <= ExactBound * largest, $"{type}: position 0 differs by {worstByPosition[0]} (bound {ExactBound * largest})");
-        Assert.True(worst <= FlipBound * largest, $"{type}: max |Δlogit| = {worst} at position {worstAt} (bound {FlipBound * largest})");
+        var relative = peerRows.Select((r, p) => r.Select((v, i) => Math.Abs(augurRows[p][i] - v)).Max() / largest).ToArray();
+        int exact = relative.TakeWhile(d => d <= ExactBound).Count();
+        int flipped = relative.Count(d => d > ExactBound);
+        float worst = relative.Max();
+        int worstAt = Array.IndexOf(relative, worst);
+        output.WriteLine($"{type}: {relative.Length} positions, largest |logit| {largest:F3}; first {exact} within {ExactBound:E0} of it " +
+                         $"(worst there {relative.Take(exact).DefaultIfEmpty().Max():E1}), {flipped} beyond; worst {worst:P2} at position {worstAt}");
+        Assert.True(exact >= ExactPositions, $"{type}: position {exact} differs by {relative[Math.Min(exact, relative.Length - 1)]:E2} of the largest |logit| (bound {ExactBound:E0} for the first {ExactPositions})");
+        if (type == LlamaFileType.Q8_0) Assert.True(flipped <= 2, $"{type}: {flipped} positions beyond {ExactBound:E0} (at most 2)");
+        Assert.True(worst <= FlipBound, $"{type}: max |Δlogit| = {worst:P2} of the largest at position {worstAt} (bound {FlipBound:P1})");
     }
+
+    /// <summary>Positions that must agree to <c>ExactBound</c> whatever the type: the earliest first flip measured is at position 3.</summary>
+    const int ExactPositions = 3;
 
     /// <summary>
     /// Augur's quantizer and llama.cpp's, on the same input: the same type for every tensor (the mix rules), the same
