@@ -5,6 +5,7 @@ using Augur.Model;
 using Augur.Tensors;
 using Augur.Tensors.Reference;
 using Augur.Tests.Support;
+using Augur.Tests.Tensors.Quantized;
 using LLama;
 using LLama.Native;
 using Xunit.Abstractions;
@@ -231,6 +232,65 @@ public class QuantizedPeerTests(ITestOutputHelper output)
         var augurIds = AugurRuns.Greedy(augur.Model, prompt, 32);
         output.WriteLine($"{model} {type}: {string.Join(' ', augurIds)}");
         Assert.Equal(peerIds, augurIds);
+    }
+
+    /// <summary>The tensor that holds <see cref="QuantGolden.Input"/> in its first 8 rows: a 256-wide matrix to which
+    /// every file type below gives its main type (llama.cpp's mix rules single out ffn_gate only for IQ3_XS).</summary>
+    const string GoldenTensor = "blk.0.ffn_gate.weight";
+
+    /// <summary>The F32 source with the golden input written over the first 2,048 values of <see cref="GoldenTensor"/>.</summary>
+    static readonly Lazy<string> GoldenSource = new(() =>
+    {
+        string path = Path.Combine(Folder, "synthetic-f32-golden.gguf");
+        File.Copy(Source.Value, path);
+        long offset;
+        using (var file = GgufFile.Open(path))
+        {
+            var t = file.GetTensor(GoldenTensor);
+            Assert.True(t.Type == GgmlType.F32 && t.Shape[0] == 256 && t.ElementCount >= QuantGolden.Length);
+            offset = file.DataOffset + (long)t.Offset;
+        }
+        using var stream = new FileStream(path, FileMode.Open, FileAccess.Write);
+        stream.Position = offset;
+        stream.Write(System.Runtime.InteropServices.MemoryMarshal.AsBytes(QuantGolden.Input().AsSpan()));
+        return path;
+    });
+
+    public static TheoryData<GgmlType, LLamaFtype> GoldenFileTypes => new()
+    {
+        { GgmlType.Q4_0, LLamaFtype.MOSTLY_Q4_0 }, { GgmlType.Q4_1, LLamaFtype.MOSTLY_Q4_1 }, { GgmlType.Q5_0, LLamaFtype.MOSTLY_Q5_0 },
+        { GgmlType.Q5_1, LLamaFtype.MOSTLY_Q5_1 }, { GgmlType.Q8_0, LLamaFtype.MOSTLY_Q8_0 }, { GgmlType.Q2_K, LLamaFtype.MOSTLY_Q2_K },
+        { GgmlType.Q3_K, LLamaFtype.MOSTLY_Q3_K_S }, { GgmlType.Q4_K, LLamaFtype.MOSTLY_Q4_K_S }, { GgmlType.Q5_K, LLamaFtype.MOSTLY_Q5_K_S },
+        { GgmlType.Q6_K, LLamaFtype.MOSTLY_Q6_K },
+    };
+
+    /// <summary>
+    /// Where Augur.Tests' golden digests come from, for every type llama.cpp writes to files: llama.cpp quantizes the
+    /// golden input (its quantize_* functions call the reference quantizers when there is no importance matrix), and
+    /// requantizing that file to F32 dequantizes it with ggml's dequantize_row_* — both digests must be the recorded
+    /// ones. (Q8_K and Q8_1, which no file holds, are checked in QuantGoldenTests against a transcription of ggml.)
+    /// </summary>
+    [Theory]
+    [MemberData(nameof(GoldenFileTypes))]
+    public void Golden_digests_are_what_llama_cpp_s_quantizer_writes(GgmlType type, LLamaFtype fileType)
+    {
+        string quantized = Path.Combine(Folder, $"golden-{fileType}.gguf"), dequantized = Path.Combine(Folder, $"golden-{fileType}-f32.gguf");
+        Assert.True(LLamaQuantizer.Quantize(GoldenSource.Value, quantized, fileType, nthread: 2, allowRequantize: true, quantizeOutputTensor: true));
+        Assert.True(LLamaQuantizer.Quantize(quantized, dequantized, LLamaFtype.ALL_F32, nthread: 2, allowRequantize: true, quantizeOutputTensor: true));
+        var (quantizedDigest, dequantizedDigest) = QuantGolden.Digests[type];
+        using (var file = GgufFile.Open(quantized))
+        {
+            var t = file.GetTensor(GoldenTensor);
+            Assert.Equal(type, t.Type);
+            int bytes = (int)WeightFormats.TryGet(type)!.RowBytes(QuantGolden.Length);
+            Assert.Equal(quantizedDigest, QuantGolden.Digest(file.TensorBytes(t)[..bytes]));
+        }
+        using (var file = GgufFile.Open(dequantized))
+        {
+            var t = file.GetTensor(GoldenTensor);
+            Assert.Equal(GgmlType.F32, t.Type);
+            Assert.Equal(dequantizedDigest, QuantGolden.Digest(file.TensorBytes(t)[..(QuantGolden.Length * sizeof(float))]));
+        }
     }
 
     [Theory]
