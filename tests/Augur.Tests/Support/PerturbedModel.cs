@@ -21,7 +21,7 @@ public static class PerturbedModel
         using (var file = GgufFile.Open(source))
             matrices = [.. file.Tensors.Where(t => t.Type == GgmlType.F32 && t.Shape.Length == 2)
                 .Select(t => (file.DataOffset + (long)t.Offset, checked((int)t.ElementCount)))];
-        var rng = new Random(seed);
+        var rng = TestSeed.Random(seed);
         using var stream = new FileStream(path, FileMode.Open, FileAccess.ReadWrite);
         foreach (var (offset, count) in matrices)
         {

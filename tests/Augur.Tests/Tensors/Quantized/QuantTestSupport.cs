@@ -1,3 +1,4 @@
+using Augur.Tests.Support;
 using Augur.Tensors;
 using Augur.Tensors.Quantized;
 
@@ -45,7 +46,7 @@ public static unsafe class QuantTestSupport
     /// channels of a real tensor), with one value in a hundred an outlier five times larger.</summary>
     public static float[] Weights(int n, int seed)
     {
-        var rng = new Random(seed);
+        var rng = TestSeed.Random(seed);
         var x = new float[n];
         double scale = 1;
         for (int i = 0; i < n; i++)
