@@ -31,8 +31,19 @@ public class SpeculativeDecodingTests(TempDirectory temp, ITestOutputHelper outp
 
     public static IEnumerable<object[]> DrafterNames => Drafters.Names.Where(n => n != "none").Select(n => new object[] { n });
 
-    static IDrafter Create(string name, LoadedModel model, Generator generator, LoadedModel draft) =>
-        Drafters.Create(name, model.Model, generator.Cache, draft.Model)!;
+    /// <summary>
+    /// The drafter by name. `auto` is given a clock that advances one tick per step, whatever the step holds — a machine
+    /// on which verifying drafts costs nothing extra, so speculating always pays and auto's choice among its real
+    /// drafters (those of <see cref="Drafters.CreateBatchable"/>) does not hang on this machine's load; with the wall
+    /// clock it drafted 0–16 tokens over these prompts. Its choices on costed virtual time: AdaptiveDrafterTests.
+    /// </summary>
+    static IDrafter Create(string name, LoadedModel model, Generator generator, LoadedModel draft)
+    {
+        if (name != "auto") return Drafters.Create(name, model.Model, generator.Cache, draft.Model)!;
+        long ticks = 0;
+        return new AdaptiveDrafter(() => ++ticks, 1e6, new PromptLookupDrafter(draftLength: 10),
+            new TokenRecyclingDrafter(model.Config.VocabSize), new AdedDrafter(depth: 10));
+    }
 
     [Theory]
     [MemberData(nameof(DrafterNames))]
@@ -59,11 +70,8 @@ public class SpeculativeDecodingTests(TempDirectory temp, ITestOutputHelper outp
         }
         Assert.Equal(50, ValidPrompts.Value.Length);
         output.WriteLine($"{drafter}: accepted {accepted} of {drafted} drafted tokens");
-        // The comparison only means something if drafts were verified (and, for a drafter on its own, accepted).
-        // `auto` speculates only while it measures that speculation pays (on this tiny model it mostly does not),
-        // so it must merely have tried; AdaptiveDrafterTests check its choices.
-        if (drafter == "auto") Assert.True(drafted > 0, "auto never drafted");
-        else Assert.True(accepted >= 100, $"{drafter} accepted only {accepted} draft tokens");
+        // The comparison only means something if drafts were verified and accepted.
+        Assert.True(accepted >= 100, $"{drafter} accepted only {accepted} draft tokens");
         // The draft model must also have been wrong, many times, or the verifier's rejection path went untested.
         if (drafter == "draft") Assert.True(drafted - accepted >= 100, $"draft: only {drafted - accepted} of {drafted} drafted tokens rejected");
     }
