@@ -19,6 +19,6 @@ try
 }
 catch (AugurException e)
 {
-    Console.Error.WriteLine($"error: {e.Message}");
+    Console.Error.WriteLine($"error: {SafeText.Line(e.Message)}");
     return 1;
 }

@@ -56,10 +56,10 @@ public sealed class AugurServer : IAsyncDisposable
         var modelEntry = new { id = ModelId, @object = "model", created, owned_by = "augur" };
         _app.MapGet("/v1/models", () => Results.Json(new { @object = "list", data = new[] { modelEntry } }));
         _app.MapGet("/v1/models/{id}", (string id) => id == ModelId ? Results.Json(modelEntry)
-            : throw new ApiException(StatusCodes.Status404NotFound, $"The model '{id}' does not exist", "model", "model_not_found"));
+            : throw new ApiException(StatusCodes.Status404NotFound, $"The model '{SafeText.Quote(id)}' does not exist", "model", "model_not_found"));
         _app.MapGet("/health", () => Results.Json(new { status = "ok" }));
         _app.MapFallback((HttpContext http) =>
-            throw new ApiException(StatusCodes.Status404NotFound, $"Unknown request URL: {http.Request.Method} {http.Request.Path}", code: "unknown_url"));
+            throw new ApiException(StatusCodes.Status404NotFound, $"Unknown request URL: {SafeText.Quote(http.Request.Method)} {SafeText.Quote(http.Request.Path.ToString(), 200)}", code: "unknown_url"));
     }
 
     /// <summary>Loads the model and prepares the server; <see cref="StartAsync"/> starts listening.</summary>

@@ -101,7 +101,7 @@ sealed class CompletionRequest
             var mf = new Fields(m);
             string role = mf.String("role", $"{at}.role") ?? throw ApiException.Invalid($"{at}.role is required", $"{at}.role");
             if (role is not ("system" or "developer" or "user" or "assistant" or "tool"))
-                throw ApiException.Invalid($"{at}.role must be one of system, developer, user, assistant, tool (got '{role}')", $"{at}.role");
+                throw ApiException.Invalid($"{at}.role must be one of system, developer, user, assistant, tool (got '{SafeText.Quote(role)}')", $"{at}.role");
             // Templates know "system"; OpenAI's "developer" is the same thing for them.
             turns.Add(new ChatTurn(role == "developer" ? "system" : role, Content(mf.Get("content"), $"{at}.content", role)));
         }
@@ -128,7 +128,7 @@ sealed class CompletionRequest
                     if (part.ValueKind != JsonValueKind.Object) throw ApiException.Invalid($"{pat} must be an object", pat);
                     var pf = new Fields(part);
                     string type = pf.String("type", $"{pat}.type") ?? throw ApiException.Invalid($"{pat}.type is required", $"{pat}.type");
-                    if (type != "text") throw ApiException.Invalid($"{pat}.type '{type}' is not supported: this model reads text only", $"{pat}.type");
+                    if (type != "text") throw ApiException.Invalid($"{pat}.type '{SafeText.Quote(type)}' is not supported: this model reads text only", $"{pat}.type");
                     text.Append(pf.String("text", $"{pat}.text") ?? throw ApiException.Invalid($"{pat}.text is required", $"{pat}.text"));
                 }
                 return text.ToString();
@@ -155,7 +155,7 @@ sealed class CompletionRequest
         if (prompt.ValueKind != JsonValueKind.Array || prompt[0].ValueKind != JsonValueKind.Number) return null;
         return prompt.EnumerateArray().Select(t =>
             t.ValueKind == JsonValueKind.Number && t.TryGetInt32(out int id) && (uint)id < (uint)vocabSize ? id
-                : throw ApiException.Invalid($"prompt token ids must be integers in [0, {vocabSize}) (got {t.GetRawText()})", "prompt")).ToArray();
+                : throw ApiException.Invalid($"prompt token ids must be integers in [0, {vocabSize}) (got {SafeText.Quote(t.GetRawText())})", "prompt")).ToArray();
     }
 
     static string[] Stops(Fields f)
@@ -199,7 +199,7 @@ sealed class CompletionRequest
             if (Get(name) is not { } v) return null;
             if (v.ValueKind != JsonValueKind.Number || !v.TryGetInt64(out long x))
                 throw ApiException.Invalid(v.ValueKind == JsonValueKind.Number && !v.GetRawText().AsSpan().ContainsAny('.', 'e', 'E')
-                    ? $"{name} is too large (got {v.GetRawText()})" : $"{name} must be an integer (got {v.GetRawText()})", name);
+                    ? $"{name} is too large (got {SafeText.Quote(v.GetRawText())})" : $"{name} must be an integer (got {SafeText.Quote(v.GetRawText())})", name);
             if (x < min || x > max) throw ApiException.Invalid(max == long.MaxValue
                 ? $"{name} must be ≥ {min} (got {x})" : $"{name} must be in [{min}, {max}] (got {x})", name);
             return x;
@@ -209,7 +209,7 @@ sealed class CompletionRequest
         {
             if (Get(name) is not { } v) return null;
             if (v.ValueKind != JsonValueKind.Number || !v.TryGetDouble(out double x) || !double.IsFinite(x))
-                throw ApiException.Invalid($"{name} must be a number (got {v.GetRawText()})", name);
+                throw ApiException.Invalid($"{name} must be a number (got {SafeText.Quote(v.GetRawText())})", name);
             if (x < min || x > max) throw ApiException.Invalid($"{name} must be in [{min}, {max}] (got {x})", name);
             return x;
         }

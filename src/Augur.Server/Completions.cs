@@ -30,7 +30,7 @@ sealed class Completions(BatchScheduler scheduler, ChatPrompt chat, string model
         using var _ = body;
         var request = CompletionRequest.Parse(body.RootElement, isChat, _tokenizer.Vocabulary.Count);
         if (request.Model is not null && request.Model != modelId)
-            throw new ApiException(StatusCodes.Status404NotFound, $"The model '{request.Model}' does not exist (this server has '{modelId}')", "model", "model_not_found");
+            throw new ApiException(StatusCodes.Status404NotFound, $"The model '{SafeText.Quote(request.Model)}' does not exist (this server has '{modelId}')", "model", "model_not_found");
 
         string promptParam = isChat ? "messages" : "prompt";
         int[] prompt = request.PromptIds ?? (isChat ? chat.Encode(request.Messages!) : chat.Tokenize(request.PromptText!));
