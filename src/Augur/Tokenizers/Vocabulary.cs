@@ -16,6 +16,16 @@ public sealed record Vocabulary(
 {
     public int Count => Tokens.Length;
 
+    /// <summary>UTF-8 bytes of the longest token text: no token stands for more bytes of input than this.</summary>
+    public int LongestPieceBytes { get; } = Tokens.Length == 0 ? 1 : Math.Max(1, Tokens.Max(t => System.Text.Encoding.UTF8.GetByteCount(t)));
+
+    /// <summary>A lower bound on the tokens <paramref name="text"/> encodes to, from its length alone (no tokenizing).</summary>
+    public long FewestTokens(string text)
+    {
+        int longest = LongestPieceBytes;
+        return (System.Text.Encoding.UTF8.GetByteCount(text) + longest - 1) / longest;
+    }
+
     /// <summary>Writes this vocabulary as GGUF <c>tokenizer.ggml.*</c> metadata, the way llama.cpp's converter does.</summary>
     public void WriteTo(GgufWriter w)
     {
