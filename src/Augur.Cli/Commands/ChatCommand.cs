@@ -53,10 +53,14 @@ static class ChatCommand
                 if (line.Trim() == "/reset") { Reset(); continue; }
                 if (line.Length == 0) continue;
                 turns.Add(new ChatTurn("user", line));
-                var request = new GenerationRequest { PromptIds = chat.Encode(turns), MaxTokens = r.GetValue(maxTokens), Sampling = options };
                 GenerationResult result;
                 try
                 {
+                    // A conversation whose length alone proves it too long is refused before tokenizing.
+                    string text = chat.Render(turns);
+                    if (loaded.Tokenizer.Vocabulary.FewestTokens(text) is var fewest && fewest >= generator.ContextLength)
+                        throw new InvalidRequestException($"the conversation is at least {fewest:N0} tokens but the context holds {generator.ContextLength}");
+                    var request = new GenerationRequest { PromptIds = chat.Tokenize(text), MaxTokens = r.GetValue(maxTokens), Sampling = options };
                     result = generator.Generate(request, e => { stdout.Write(e.Text); stdout.Flush(); });
                 }
                 catch (InvalidRequestException e) when (interactive)
