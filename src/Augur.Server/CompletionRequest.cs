@@ -28,10 +28,11 @@ sealed class CompletionRequest
     /// <summary>Augur extra: the drafter for speculative decoding (lossless), "none" by default.</summary>
     public string Speculative { get; private init; } = "none";
 
-    public static CompletionRequest Parse(JsonElement body, bool chat, int vocabSize)
+    /// <param name="maxChars">The longest text any one field may hold (a prompt, a message, a stop string).</param>
+    public static CompletionRequest Parse(JsonElement body, bool chat, int vocabSize, int maxChars)
     {
         if (body.ValueKind != JsonValueKind.Object) throw ApiException.Invalid("the request body must be a JSON object");
-        var f = new Fields(body);
+        var f = new Fields(body, maxChars);
         var defaults = new SamplingOptions();
 
         long? n = f.Integer("n", 1, long.MaxValue);
@@ -69,7 +70,7 @@ sealed class CompletionRequest
             MaxTokens = (int?)maxTokens,
             Stop = Stops(f),
             Stream = f.Bool("stream") ?? false,
-            IncludeUsage = streamOptions is { } so && (new Fields(so).Bool("include_usage", "stream_options.include_usage") ?? false),
+            IncludeUsage = streamOptions is { } so && (new Fields(so, maxChars).Bool("include_usage", "stream_options.include_usage") ?? false),
             Logprobs = logprobs,
             TopLogprobs = topLogprobs,
             Speculative = speculative,
@@ -98,27 +99,27 @@ sealed class CompletionRequest
         {
             string at = $"messages[{i++}]";
             if (m.ValueKind != JsonValueKind.Object) throw ApiException.Invalid($"{at} must be an object", at);
-            var mf = new Fields(m);
+            var mf = new Fields(m, f.MaxChars);
             string role = mf.String("role", $"{at}.role") ?? throw ApiException.Invalid($"{at}.role is required", $"{at}.role");
             if (role is not ("system" or "developer" or "user" or "assistant" or "tool"))
-                throw ApiException.Invalid($"{at}.role must be one of system, developer, user, assistant, tool (got '{role}')", $"{at}.role");
+                throw ApiException.Invalid($"{at}.role must be one of system, developer, user, assistant, tool (got '{SafeText.Quote(role)}')", $"{at}.role");
             // Templates know "system"; OpenAI's "developer" is the same thing for them.
-            turns.Add(new ChatTurn(role == "developer" ? "system" : role, Content(mf.Get("content"), $"{at}.content", role)));
+            turns.Add(new ChatTurn(role == "developer" ? "system" : role, Content(mf, $"{at}.content", role)));
         }
         return turns;
     }
 
     /// <summary>A string, or an array of text parts (<c>{"type":"text","text":…}</c>) joined; null only for an assistant turn.</summary>
-    static string Content(JsonElement? content, string at, string role)
+    static string Content(Fields message, string at, string role)
     {
-        switch (content)
+        switch (message.Get("content"))
         {
             case null when role == "assistant":
                 return "";
             case null:
                 throw ApiException.Invalid($"{at} is required", at);
             case { ValueKind: JsonValueKind.String } s:
-                return s.GetString()!;
+                return Text(s, at, message.MaxChars);
             case { ValueKind: JsonValueKind.Array } parts:
                 var text = new System.Text.StringBuilder();
                 int i = 0;
@@ -126,10 +127,11 @@ sealed class CompletionRequest
                 {
                     string pat = $"{at}[{i++}]";
                     if (part.ValueKind != JsonValueKind.Object) throw ApiException.Invalid($"{pat} must be an object", pat);
-                    var pf = new Fields(part);
+                    var pf = new Fields(part, message.MaxChars);
                     string type = pf.String("type", $"{pat}.type") ?? throw ApiException.Invalid($"{pat}.type is required", $"{pat}.type");
-                    if (type != "text") throw ApiException.Invalid($"{pat}.type '{type}' is not supported: this model reads text only", $"{pat}.type");
+                    if (type != "text") throw ApiException.Invalid($"{pat}.type '{SafeText.Quote(type)}' is not supported: this model reads text only", $"{pat}.type");
                     text.Append(pf.String("text", $"{pat}.text") ?? throw ApiException.Invalid($"{pat}.text is required", $"{pat}.text"));
+                    if (text.Length > message.MaxChars) throw TooLong(at, message.MaxChars);
                 }
                 return text.ToString();
             default:
@@ -140,13 +142,13 @@ sealed class CompletionRequest
     static string? PromptTextOf(Fields f)
     {
         var prompt = f.Get("prompt") ?? throw ApiException.Invalid("prompt is required", "prompt");
-        if (prompt.ValueKind == JsonValueKind.String) return prompt.GetString();
+        if (prompt.ValueKind == JsonValueKind.String) return Text(prompt, "prompt", f.MaxChars);
         if (prompt.ValueKind != JsonValueKind.Array || prompt.GetArrayLength() == 0)
             throw ApiException.Invalid("prompt must be a string, an array of one string, or an array of token ids", "prompt");
         var first = prompt[0];
         if (first.ValueKind == JsonValueKind.Number) return null;
         if (prompt.GetArrayLength() > 1) throw ApiException.Invalid("prompt must hold one prompt: Augur returns one choice per request", "prompt");
-        return first.ValueKind == JsonValueKind.String ? first.GetString() : throw ApiException.Invalid("prompt[0] must be a string", "prompt");
+        return first.ValueKind == JsonValueKind.String ? Text(first, "prompt", f.MaxChars) : throw ApiException.Invalid("prompt[0] must be a string", "prompt");
     }
 
     static int[]? PromptIdsOf(Fields f, int vocabSize)
@@ -155,7 +157,7 @@ sealed class CompletionRequest
         if (prompt.ValueKind != JsonValueKind.Array || prompt[0].ValueKind != JsonValueKind.Number) return null;
         return prompt.EnumerateArray().Select(t =>
             t.ValueKind == JsonValueKind.Number && t.TryGetInt32(out int id) && (uint)id < (uint)vocabSize ? id
-                : throw ApiException.Invalid($"prompt token ids must be integers in [0, {vocabSize}) (got {t.GetRawText()})", "prompt")).ToArray();
+                : throw ApiException.Invalid($"prompt token ids must be integers in [0, {vocabSize}) (got {SafeText.Quote(t.GetRawText())})", "prompt")).ToArray();
     }
 
     static string[] Stops(Fields f)
@@ -163,9 +165,9 @@ sealed class CompletionRequest
         string[] stops = f.Get("stop") switch
         {
             null => [],
-            { ValueKind: JsonValueKind.String } s => [s.GetString()!],
+            { ValueKind: JsonValueKind.String } s => [Text(s, "stop", f.MaxChars)],
             { ValueKind: JsonValueKind.Array } a => a.EnumerateArray().Select(e =>
-                e.ValueKind == JsonValueKind.String ? e.GetString()! : throw ApiException.Invalid("stop must be a string or an array of strings", "stop")).ToArray(),
+                e.ValueKind == JsonValueKind.String ? Text(e, "stop", f.MaxChars) : throw ApiException.Invalid("stop must be a string or an array of strings", "stop")).ToArray(),
             _ => throw ApiException.Invalid("stop must be a string or an array of strings", "stop"),
         };
         if (stops.Length > 4) throw ApiException.Invalid($"stop holds at most 4 sequences (got {stops.Length})", "stop");
@@ -173,16 +175,40 @@ sealed class CompletionRequest
         return stops;
     }
 
-    /// <summary>Typed, range-checked access to an object's fields; JSON null reads as absent.</summary>
-    readonly struct Fields(JsonElement obj)
+    /// <summary>
+    /// A JSON string as text. System.Text.Json parses without checking the bytes inside strings: invalid UTF-8
+    /// (overlong forms and encoded surrogates included) or a <c>\uD800</c> escape without its other half only
+    /// fails when the string is read, so every string is read here and such a one is a 400 naming the field.
+    /// </summary>
+    static string Text(JsonElement value, string param, int maxChars)
     {
+        string text;
+        try
+        {
+            text = value.GetString()!;
+        }
+        catch (InvalidOperationException)
+        {
+            throw ApiException.Invalid($"{param} is not valid Unicode text: it holds invalid UTF-8 bytes or an unpaired surrogate escape", param, "invalid_encoding");
+        }
+        return text.Length <= maxChars ? text : throw TooLong(param, maxChars);
+    }
+
+    static ApiException TooLong(string param, int maxChars) =>
+        ApiException.Invalid($"{param} is longer than this server accepts ({maxChars:N0} characters)", param, "field_too_long");
+
+    /// <summary>Typed, range-checked access to an object's fields; JSON null reads as absent.</summary>
+    readonly struct Fields(JsonElement obj, int maxChars)
+    {
+        public int MaxChars => maxChars;
+
         public JsonElement? Get(string name) =>
             obj.TryGetProperty(name, out var v) && v.ValueKind != JsonValueKind.Null ? v : null;
 
         public string? String(string name, string? param = null) => Get(name) switch
         {
             null => null,
-            { ValueKind: JsonValueKind.String } v => v.GetString(),
+            { ValueKind: JsonValueKind.String } v => Text(v, param ?? name, maxChars),
             _ => throw ApiException.Invalid($"{param ?? name} must be a string", param ?? name),
         };
 
@@ -199,7 +225,7 @@ sealed class CompletionRequest
             if (Get(name) is not { } v) return null;
             if (v.ValueKind != JsonValueKind.Number || !v.TryGetInt64(out long x))
                 throw ApiException.Invalid(v.ValueKind == JsonValueKind.Number && !v.GetRawText().AsSpan().ContainsAny('.', 'e', 'E')
-                    ? $"{name} is too large (got {v.GetRawText()})" : $"{name} must be an integer (got {v.GetRawText()})", name);
+                    ? $"{name} is too large (got {SafeText.Quote(v.GetRawText())})" : $"{name} must be an integer (got {SafeText.Quote(v.GetRawText())})", name);
             if (x < min || x > max) throw ApiException.Invalid(max == long.MaxValue
                 ? $"{name} must be ≥ {min} (got {x})" : $"{name} must be in [{min}, {max}] (got {x})", name);
             return x;
@@ -209,7 +235,7 @@ sealed class CompletionRequest
         {
             if (Get(name) is not { } v) return null;
             if (v.ValueKind != JsonValueKind.Number || !v.TryGetDouble(out double x) || !double.IsFinite(x))
-                throw ApiException.Invalid($"{name} must be a number (got {v.GetRawText()})", name);
+                throw ApiException.Invalid($"{name} must be a number (got {SafeText.Quote(v.GetRawText())})", name);
             if (x < min || x > max) throw ApiException.Invalid($"{name} must be in [{min}, {max}] (got {x})", name);
             return x;
         }

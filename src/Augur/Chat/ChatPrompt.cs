@@ -16,14 +16,22 @@ public readonly record struct ChatTurn(string Role, string Content);
 /// </summary>
 public sealed class ChatPrompt
 {
-    readonly ChatTemplate _template;
+    readonly ChatTemplate? _template; // null when the model's template failed at load (see LoadProblem)
+    readonly ChatTemplateLimits _limits;
     readonly ITokenizer _tokenizer;
     readonly (string Text, int Id)[] _specials; // control and user-defined tokens, longest text first
     readonly SearchValues<char> _specialStarts;
 
-    public ChatPrompt(ChatTemplate template, ITokenizer tokenizer)
+    public ChatPrompt(ChatTemplate template, ITokenizer tokenizer, ChatTemplateLimits? limits = null)
+        : this((ChatTemplate?)template, tokenizer, limits, null)
+    {
+    }
+
+    ChatPrompt(ChatTemplate? template, ITokenizer tokenizer, ChatTemplateLimits? limits, string? loadProblem)
     {
         _template = template;
+        _limits = (limits ?? ChatTemplateLimits.Default).Validate();
+        LoadProblem = loadProblem;
         _tokenizer = tokenizer;
         var vocab = tokenizer.Vocabulary;
         _specials = Enumerable.Range(0, vocab.Count)
@@ -35,8 +43,13 @@ public sealed class ChatPrompt
         _specialStarts = SearchValues.Create(_specials.Select(s => s.Text[0]).Distinct().ToArray());
     }
 
-    /// <summary>The model's template (read from its GGUF file), or <see cref="ChatTemplate.DefaultSource"/>.</summary>
-    public static ChatPrompt ForModel(LoadedModel model)
+    /// <summary>
+    /// The model's template (read from its GGUF file), or <see cref="ChatTemplate.DefaultSource"/> when it has none.
+    /// The template is parsed and rendered once with a probe conversation; when that fails, <see cref="LoadProblem"/>
+    /// says why and chat is refused (every <see cref="Render"/> throws), or, with <paramref name="defaultOnFailure"/>,
+    /// the default template is used instead. Loading never fails for the template's sake: completions need none.
+    /// </summary>
+    public static ChatPrompt ForModel(LoadedModel model, ChatTemplateLimits? limits = null, bool defaultOnFailure = false)
     {
         string? source = null;
         if (IsGguf(model.Path))
@@ -44,8 +57,32 @@ public sealed class ChatPrompt
             using var file = GgufFile.Open(model.Path);
             source = file.Find("tokenizer.chat_template")?.Value as string;
         }
-        return new ChatPrompt(string.IsNullOrEmpty(source) ? ChatTemplate.Default : ChatTemplate.Parse(source), model.Tokenizer);
+        if (string.IsNullOrEmpty(source)) return new ChatPrompt(ChatTemplate.Default, model.Tokenizer, limits);
+        try
+        {
+            var prompt = new ChatPrompt(ChatTemplate.Parse(source), model.Tokenizer, limits);
+            try
+            {
+                prompt.Render([new ChatTurn("user", "Hello")]);
+            }
+            catch (ChatTemplateException e) when (e.RaisedByTemplate)
+            {
+                // The template refusing a conversation on purpose (roles, a required system turn) is its rule, not a fault.
+            }
+            return prompt;
+        }
+        catch (ChatTemplateException e)
+        {
+            string problem = $"the model's chat template cannot be used ({e.Message})";
+            return defaultOnFailure
+                ? new ChatPrompt(ChatTemplate.Default, model.Tokenizer, limits, problem + "; using the default ChatML template")
+                : new ChatPrompt(null, model.Tokenizer, limits, problem);
+        }
     }
+
+    /// <summary>Why the model's own template is not in use (it failed to parse or to render a probe conversation),
+    /// or null when it is.</summary>
+    public string? LoadProblem { get; }
 
     static bool IsGguf(string path)
     {
@@ -54,9 +91,12 @@ public sealed class ChatPrompt
         return fs.Read(magic) == 4 && BitConverter.ToUInt32(magic) == GgufFile.Magic;
     }
 
-    /// <summary>The prompt text; throws <see cref="ChatTemplateException"/> when the template rejects the conversation.</summary>
-    public string Render(IReadOnlyList<ChatTurn> messages)
+    /// <summary>The prompt text; throws <see cref="ChatTemplateException"/> when the template rejects the conversation
+    /// or runs past its budget, <see cref="InvalidRequestException"/> when the model's template failed at load, and
+    /// <see cref="OperationCanceledException"/> as soon as <paramref name="cancel"/> is cancelled.</summary>
+    public string Render(IReadOnlyList<ChatTurn> messages, CancellationToken cancel = default)
     {
+        if (_template is null) throw new InvalidRequestException($"chat is unavailable: {LoadProblem}");
         var vocab = _tokenizer.Vocabulary;
         return _template.Render(new Dictionary<string, object?>
         {
@@ -65,11 +105,11 @@ public sealed class ChatPrompt
             ["bos_token"] = vocab.BosId >= 0 ? vocab.Tokens[vocab.BosId] : "",
             ["eos_token"] = vocab.EosId >= 0 ? vocab.Tokens[vocab.EosId] : "",
             ["tools"] = null,
-        });
+        }, limits: _limits, cancel: cancel);
     }
 
     /// <summary>Prompt ids of the rendered conversation.</summary>
-    public int[] Encode(IReadOnlyList<ChatTurn> messages) => Tokenize(Render(messages));
+    public int[] Encode(IReadOnlyList<ChatTurn> messages, CancellationToken cancel = default) => Tokenize(Render(messages, cancel));
 
     /// <summary>
     /// Tokenizes text in which special tokens (<c>&lt;s&gt;</c>, <c>&lt;|im_start|&gt;</c>, …) stand for themselves,

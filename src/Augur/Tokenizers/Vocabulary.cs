@@ -16,6 +16,16 @@ public sealed record Vocabulary(
 {
     public int Count => Tokens.Length;
 
+    /// <summary>UTF-8 bytes of the longest token text: no token stands for more bytes of input than this.</summary>
+    public int LongestPieceBytes { get; } = Tokens.Length == 0 ? 1 : Math.Max(1, Tokens.Max(t => System.Text.Encoding.UTF8.GetByteCount(t)));
+
+    /// <summary>A lower bound on the tokens <paramref name="text"/> encodes to, from its length alone (no tokenizing).</summary>
+    public long FewestTokens(string text)
+    {
+        int longest = LongestPieceBytes;
+        return (System.Text.Encoding.UTF8.GetByteCount(text) + longest - 1) / longest;
+    }
+
     /// <summary>Writes this vocabulary as GGUF <c>tokenizer.ggml.*</c> metadata, the way llama.cpp's converter does.</summary>
     public void WriteTo(GgufWriter w)
     {
@@ -35,7 +45,7 @@ public sealed record Vocabulary(
         string model = f.Find("tokenizer.ggml.model")?.Value as string
             ?? throw new ModelFormatException($"{f.Path}: no tokenizer in this file (metadata 'tokenizer.ggml.model' is missing)");
         if (model != "llama")
-            throw new ModelFormatException($"{f.Path}: tokenizer.ggml.model = '{model}' is not supported (supported: llama)");
+            throw new ModelFormatException($"{f.Path}: tokenizer.ggml.model = '{SafeText.Quote(model)}' is not supported (supported: llama)");
         var tokens = f.TryGetArray<string>("tokenizer.ggml.tokens")
             ?? throw new ModelFormatException($"{f.Path}: metadata 'tokenizer.ggml.tokens' is missing");
         var scores = f.TryGetArray<float>("tokenizer.ggml.scores") ?? new float[tokens.Length];
@@ -46,7 +56,7 @@ public sealed record Vocabulary(
         int Id(string key, int fallback)
         {
             long id = f.TryGetInt(key) ?? fallback;
-            if (id < -1 || id >= tokens.Length) throw new ModelFormatException($"{f.Path}: metadata '{key}' = {id} is outside the vocabulary of {tokens.Length}");
+            if (id < -1 || id >= tokens.Length) throw new ModelFormatException($"{f.Path}: metadata '{SafeText.Quote(key)}' = {id} is outside the vocabulary of {tokens.Length}");
             return (int)id;
         }
         bool Flag(string key, bool fallback) => f.Find(key)?.Value is bool b ? b : fallback;
