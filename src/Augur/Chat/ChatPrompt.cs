@@ -1,4 +1,3 @@
-using System.Buffers;
 using Augur.ChatTemplates;
 using Augur.Gguf;
 using Augur.Model;
@@ -18,21 +17,11 @@ public sealed class ChatPrompt
 {
     readonly ChatTemplate _template;
     readonly ITokenizer _tokenizer;
-    readonly (string Text, int Id)[] _specials; // control and user-defined tokens, longest text first
-    readonly SearchValues<char> _specialStarts;
 
     public ChatPrompt(ChatTemplate template, ITokenizer tokenizer)
     {
         _template = template;
         _tokenizer = tokenizer;
-        var vocab = tokenizer.Vocabulary;
-        _specials = Enumerable.Range(0, vocab.Count)
-            .Where(i => vocab.Types[i] is TokenType.Control or TokenType.UserDefined && vocab.Tokens[i].Length > 0)
-            .DistinctBy(i => vocab.Tokens[i])
-            .Select(i => (vocab.Tokens[i], i))
-            .OrderByDescending(s => s.Item1.Length)
-            .ToArray();
-        _specialStarts = SearchValues.Create(_specials.Select(s => s.Text[0]).Distinct().ToArray());
     }
 
     /// <summary>The model's template (read from its GGUF file), or <see cref="ChatTemplate.DefaultSource"/>.</summary>
@@ -73,31 +62,13 @@ public sealed class ChatPrompt
 
     /// <summary>
     /// Tokenizes text in which special tokens (<c>&lt;s&gt;</c>, <c>&lt;|im_start|&gt;</c>, …) stand for themselves,
-    /// as llama.cpp's parse_special does: each special text becomes its id, the plain text between is encoded
-    /// on its own. BOS is added unless the text already starts with it (templates often write it).
+    /// as llama.cpp's parse_special does. BOS is added unless the text already starts with it (templates often write it).
     /// </summary>
     public int[] Tokenize(string text)
     {
-        var ids = new List<int>();
-        int bos = _tokenizer.BosId;
-        if (_tokenizer.Vocabulary.AddBos && bos >= 0 && !text.StartsWith(_tokenizer.Vocabulary.Tokens[bos], StringComparison.Ordinal)) ids.Add(bos);
-        int plain = 0;
-        for (int i = 0; i < text.Length; i++)
-        {
-            int next = text.AsSpan(i).IndexOfAny(_specialStarts);
-            if (next < 0) break;
-            i += next;
-            foreach (var (special, id) in _specials)
-            {
-                if (string.CompareOrdinal(text, i, special, 0, special.Length) != 0) continue;
-                if (i > plain) ids.AddRange(_tokenizer.Encode(text[plain..i], addBos: false));
-                ids.Add(id);
-                plain = i + special.Length;
-                i = plain - 1;
-                break;
-            }
-        }
-        if (plain < text.Length) ids.AddRange(_tokenizer.Encode(text[plain..], addBos: false));
-        return ids.ToArray();
+        var vocab = _tokenizer.Vocabulary;
+        bool addBos = vocab.AddBos && _tokenizer.BosId >= 0 && !text.StartsWith(vocab.Tokens[_tokenizer.BosId], StringComparison.Ordinal);
+        var ids = _tokenizer.Encode(text, addBos: false, parseSpecial: true);
+        return addBos ? [_tokenizer.BosId, .. ids] : ids;
     }
 }
