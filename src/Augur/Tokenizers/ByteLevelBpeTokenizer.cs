@@ -142,12 +142,7 @@ public sealed class ByteLevelBpeTokenizer : ITokenizer
 
     void EncodeText(ReadOnlySpan<char> text, List<int> output, Work w)
     {
-        string? normalized = null;
-        if (_pre.NormalizesNfc)
-        {
-            string s = text.ToString();
-            if (!IsNfc(s)) { normalized = s.Normalize(NormalizationForm.FormC); text = normalized; }
-        }
+        if (_pre.NormalizesNfc && !Nfc.IsTriviallyNormalized(text)) text = Nfc.Normalize(text.ToString());
         w.Text.Set(text);
         _pre.Split(w.Text, w.Words);
         Span<byte> utf8 = stackalloc byte[4];
@@ -169,12 +164,6 @@ public sealed class ByteLevelBpeTokenizer : ITokenizer
             if (n <= MaxCachedWordLength && _wordCache.Count < MaxCachedWords)
                 _wordLookup.TryAdd(word, [.. System.Runtime.InteropServices.CollectionsMarshal.AsSpan(output)[before..]]);
         }
-    }
-
-    static bool IsNfc(string s)
-    {
-        try { return s.IsNormalized(NormalizationForm.FormC); }
-        catch (ArgumentException) { return true; } // lone surrogates: nothing to compose
     }
 
     /// <summary>Merges the byte symbols of one word by rank with a heap of candidate pairs (stale ones skipped).</summary>
