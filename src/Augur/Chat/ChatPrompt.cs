@@ -57,18 +57,100 @@ public sealed class ChatPrompt
         });
     }
 
-    /// <summary>Prompt ids of the rendered conversation.</summary>
-    public int[] Encode(IReadOnlyList<ChatTurn> messages) => Tokenize(Render(messages));
+    /// <summary>
+    /// Prompt ids of the rendered conversation. The control tokens the template writes are special; the same text
+    /// inside message content is plain text (no prompt injection through <c>&lt;|im_start|&gt;</c> in a user message).
+    /// To know which part of the output is content, the template is rendered a second time with each content replaced
+    /// by a placeholder, and the first rendering is aligned with it (the content as given, or trimmed, as templates
+    /// often do). If the template rewrote a content beyond that, the prompt is the placeholder rendering with the
+    /// contents put back as given when any content spells a control token, else the template's output as it is.
+    /// </summary>
+    public int[] Encode(IReadOnlyList<ChatTurn> messages)
+    {
+        string rendered = Render(messages);
+        var pieces = Pieces(Render([.. messages.Select((m, i) => m with { Content = $"{PlaceholderStart}{i}{PlaceholderEnd}" })]));
+        var spans = new List<Range>();
+        if (Align(rendered, pieces, messages, spans)) return Tokenize(rendered, spans);
+        if (!messages.Any(m => SpellsControlToken(m.Content))) return Tokenize(rendered);
+        var sb = new System.Text.StringBuilder();
+        spans.Clear();
+        foreach (var (text, message) in pieces)
+        {
+            if (message < 0) { sb.Append(text); continue; }
+            int start = sb.Length;
+            sb.Append(messages[message].Content);
+            spans.Add(start..sb.Length);
+        }
+        return Tokenize(sb.ToString(), spans);
+    }
+
+    // Private-use characters: no template writes them.
+    const char PlaceholderStart = '\uE000', PlaceholderEnd = '\uE001';
+
+    /// <summary>Template text (message -1) and placeholders (the message index) of a placeholder rendering.</summary>
+    static List<(string Text, int Message)> Pieces(string marked)
+    {
+        var pieces = new List<(string, int)>();
+        int pos = 0;
+        while (pos < marked.Length)
+        {
+            int start = marked.IndexOf(PlaceholderStart, pos), end = start < 0 ? -1 : marked.IndexOf(PlaceholderEnd, start);
+            if (start < 0 || end < 0 || !int.TryParse(marked.AsSpan(start + 1, end - start - 1), out int index)) break;
+            if (start > pos) pieces.Add((marked[pos..start], -1));
+            pieces.Add(("", index));
+            pos = end + 1;
+        }
+        if (pos < marked.Length) pieces.Add((marked[pos..], -1));
+        return pieces;
+    }
+
+    static bool Align(string rendered, List<(string Text, int Message)> pieces, IReadOnlyList<ChatTurn> messages, List<Range> spans)
+    {
+        int pos = 0;
+        for (int k = 0; k < pieces.Count; k++)
+        {
+            var (text, message) = pieces[k];
+            if (message < 0)
+            {
+                if (!rendered.AsSpan(pos).StartsWith(text)) return false;
+                pos += text.Length;
+                continue;
+            }
+            if (message >= messages.Count) return false;
+            string content = messages[message].Content;
+            string? next = k + 1 < pieces.Count && pieces[k + 1].Message < 0 ? pieces[k + 1].Text : null;
+            bool found = false;
+            foreach (string form in (string[])[content, content.Trim(), content.TrimStart(), content.TrimEnd()])
+            {
+                if (!rendered.AsSpan(pos).StartsWith(form)) continue;
+                int after = pos + form.Length;
+                if (next is not null ? !rendered.AsSpan(after).StartsWith(next) : k + 1 == pieces.Count && after != rendered.Length) continue;
+                spans.Add(pos..after);
+                pos = after;
+                found = true;
+                break;
+            }
+            if (!found) return false;
+        }
+        return pos == rendered.Length;
+    }
+
+    bool SpellsControlToken(string content)
+    {
+        var vocab = _tokenizer.Vocabulary;
+        return _tokenizer.Encode(content, addBos: false, parseSpecial: true).Any(id => vocab.Types[id] is TokenType.Control or TokenType.Unknown);
+    }
 
     /// <summary>
     /// Tokenizes text in which special tokens (<c>&lt;s&gt;</c>, <c>&lt;|im_start|&gt;</c>, …) stand for themselves,
-    /// as llama.cpp's parse_special does. BOS is added unless the text already starts with it (templates often write it).
+    /// as llama.cpp's parse_special does, except inside <paramref name="plainText"/>. BOS is added unless the text
+    /// already starts with it (templates often write it).
     /// </summary>
-    public int[] Tokenize(string text)
+    public int[] Tokenize(string text, IReadOnlyList<Range>? plainText = null)
     {
         var vocab = _tokenizer.Vocabulary;
         bool addBos = vocab.AddBos && _tokenizer.BosId >= 0 && !text.StartsWith(vocab.Tokens[_tokenizer.BosId], StringComparison.Ordinal);
-        var ids = _tokenizer.Encode(text, addBos: false, parseSpecial: true);
+        var ids = _tokenizer.Encode(text, addBos: false, parseSpecial: true, plainText);
         return addBos ? [_tokenizer.BosId, .. ids] : ids;
     }
 }

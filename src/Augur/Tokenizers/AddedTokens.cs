@@ -45,7 +45,11 @@ sealed class AddedTokens
     /// <summary>One piece of the split: an added token (<c>Id ≥ 0</c>) or raw text to encode (<c>Id = -1</c>).</summary>
     public readonly record struct Fragment(int Start, int Length, int Id);
 
-    public void Split(string text, bool parseSpecial, List<Fragment> fragments)
+    /// <summary>
+    /// Splits <paramref name="text"/>; with <paramref name="parseSpecial"/>, control pieces match except where they would
+    /// overlap one of <paramref name="plainText"/> (spans of message content inside a rendered chat template).
+    /// </summary>
+    public void Split(string text, bool parseSpecial, List<Fragment> fragments, IReadOnlyList<Range>? plainText = null)
     {
         fragments.Clear();
         int plain = 0;
@@ -54,7 +58,7 @@ sealed class AddedTokens
             int next = text.AsSpan(i).IndexOfAny(_starts);
             if (next < 0) break;
             i += next;
-            var (id, length) = LongestAt(text, i, parseSpecial);
+            var (id, length) = LongestAt(text, i, parseSpecial, plainText);
             if (id < 0) { i++; continue; }
             if (i > plain) fragments.Add(new Fragment(plain, i - plain, -1));
             fragments.Add(new Fragment(i, length, id));
@@ -64,12 +68,24 @@ sealed class AddedTokens
         if (plain < text.Length) fragments.Add(new Fragment(plain, text.Length - plain, -1));
     }
 
-    (int Id, int Length) LongestAt(string text, int start, bool parseSpecial)
+    (int Id, int Length) LongestAt(string text, int start, bool parseSpecial, IReadOnlyList<Range>? plainText)
     {
         int id = -1, length = 0;
         var node = _root;
         for (int i = start; i < text.Length && node.Children is not null && node.Children.TryGetValue(text[i], out node); i++)
-            if (node.Id >= 0 && (parseSpecial || !node.SpecialOnly)) (id, length) = (node.Id, i + 1 - start);
+            if (node.Id >= 0 && (!node.SpecialOnly || (parseSpecial && !Overlaps(plainText, text.Length, start, i + 1))))
+                (id, length) = (node.Id, i + 1 - start);
         return (id, length);
+    }
+
+    static bool Overlaps(IReadOnlyList<Range>? spans, int length, int start, int end)
+    {
+        if (spans is null) return false;
+        foreach (var r in spans)
+        {
+            var (s, n) = r.GetOffsetAndLength(length);
+            if (start < s + n && s < end) return true;
+        }
+        return false;
     }
 }

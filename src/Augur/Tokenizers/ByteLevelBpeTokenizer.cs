@@ -114,12 +114,12 @@ public sealed class ByteLevelBpeTokenizer : ITokenizer
         return Encoding.UTF8.GetString(bytes.ToArray());
     }
 
-    public int[] Encode(string text, bool addBos = true, bool parseSpecial = false)
+    public int[] Encode(string text, bool addBos = true, bool parseSpecial = false, IReadOnlyList<Range>? plainText = null)
     {
         var output = new List<int>(text.Length / 3 + 2);
         if (addBos && Vocabulary.AddBos && BosId >= 0) output.Add(BosId);
         var fragments = new List<AddedTokens.Fragment>();
-        _added.Split(text, parseSpecial, fragments);
+        _added.Split(text, parseSpecial, fragments, plainText);
         var work = new Work();
         foreach (var f in fragments)
         {

@@ -10,9 +10,10 @@ public interface ITokenizer
     /// <summary>
     /// Token ids of <paramref name="text"/>, with the vocabulary's BOS (and EOS, where it asks) when <paramref name="addBos"/>.
     /// User-defined pieces written in the text are always matched; control pieces (<c>&lt;|im_start|&gt;</c>, …) only
-    /// when <paramref name="parseSpecial"/>, which is for text a chat template wrote, never for a user's text.
+    /// when <paramref name="parseSpecial"/>, which is for text a chat template wrote, never for a user's text: inside
+    /// <paramref name="plainText"/> (the message content a template copied into its output) they never match.
     /// </summary>
-    int[] Encode(string text, bool addBos = true, bool parseSpecial = false);
+    int[] Encode(string text, bool addBos = true, bool parseSpecial = false, IReadOnlyList<Range>? plainText = null);
 
     /// <summary>
     /// The bytes <paramref name="token"/> stands for when it follows <paramref name="previous"/>

@@ -69,12 +69,12 @@ public sealed class SentencePieceTokenizer : ITokenizer
         return Encoding.UTF8.GetString(bytes.ToArray());
     }
 
-    public int[] Encode(string text, bool addBos = true, bool parseSpecial = false)
+    public int[] Encode(string text, bool addBos = true, bool parseSpecial = false, IReadOnlyList<Range>? plainText = null)
     {
         var output = new List<int>(text.Length / 2 + 2);
         if (addBos && Vocabulary.AddBos && BosId >= 0) output.Add(BosId);
         var fragments = new List<AddedTokens.Fragment>();
-        _added.Split(text, parseSpecial, fragments);
+        _added.Split(text, parseSpecial, fragments, plainText);
         bool afterSpecial = true;
         foreach (var f in fragments)
         {

@@ -32,12 +32,13 @@ public sealed record Vocabulary(
 
     /// <summary>
     /// The texts llama.cpp ends generation on whatever their ids (it finds them by text too, because many GGUFs
-    /// name only one of them): EOT markers of the common chat formats.
+    /// name only one of them): EOT markers of the common chat formats. Plus Gemma's <c>&lt;eos&gt;</c>: a GGUF made from
+    /// an instruction-tuned Gemma's configs names <c>&lt;end_of_turn&gt;</c> as EOS, and its generation config stops on both.
     /// </summary>
     static readonly HashSet<string> EndOfGenerationTexts =
     [
         "<|eot_id|>", "<|im_end|>", "<|end|>", "<|return|>", "<|call|>", "<end_of_turn>", "<|endoftext|>", "<|eom_id|>",
-        "<EOT>", "_<EOT>", "<|end_of_text|>", "<end_of_utterance>", "<|fim_pad|>", "<|repo_name|>", "<|file_sep|>",
+        "<EOT>", "_<EOT>", "<|end_of_text|>", "<end_of_utterance>", "<eos>", "<|fim_pad|>", "<|repo_name|>", "<|file_sep|>",
     ];
 
     IReadOnlySet<int>? _endOfGeneration;
