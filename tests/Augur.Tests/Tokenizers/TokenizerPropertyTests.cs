@@ -10,6 +10,7 @@ namespace Augur.Tests.Tokenizers;
 /// decoding gives the text back, ids stay in the vocabulary, control text is never a control token unless asked,
 /// and the time to tokenize grows linearly with the length of the worst inputs.
 /// </summary>
+[Collection(TimingTests.Name)]
 public class TokenizerPropertyTests(ITestOutputHelper output)
 {
     public static IEnumerable<object[]> Vocabularies => ConvertedVocabularies.Names.Select(n => new object[] { n });
@@ -82,8 +83,8 @@ public class TokenizerPropertyTests(ITestOutputHelper output)
         select new object[] { name, input };
 
     /// <summary>The five inputs at full size (4n) and a quarter of it (n): linear time gives a ratio near 4,
-    /// quadratic 16. The short one timed twice (best kept) after a warm-up, and a generous bound, so a loaded
-    /// machine does not fail it.</summary>
+    /// quadratic 16. The short one timed three times and the long one twice after a warm-up (the best kept: load only ever adds time), alone in its
+    /// collection, and a bound of 12, so a loaded machine does not fail it.</summary>
     [Theory]
     [MemberData(nameof(WorstInputs))]
     public void Tokenizing_time_is_linear_in_the_length(string name, string input)
@@ -110,10 +111,10 @@ public class TokenizerPropertyTests(ITestOutputHelper output)
             return best;
         }
         Time(small, 1); // warm up
-        double n = Time(small, 2), n4 = Time(large, 1);
+        double n = Time(small, 3), n4 = Time(large, 2);
         output.WriteLine($"{name} {input}: n {n:F1} ms, 4n {n4:F1} ms, ratio {n4 / n:F1}");
         // Below a few milliseconds the timer and the collector dominate: the bound starts at 5 ms.
-        Assert.True(n4 < 10 * Math.Max(n, 5), $"{name} {input}: 4n took {n4:F1} ms, n {n:F1} ms (ratio {n4 / n:F1}; linear is ~4, quadratic 16)");
+        Assert.True(n4 < 12 * Math.Max(n, 5), $"{name} {input}: 4n took {n4:F1} ms, n {n:F1} ms (ratio {n4 / n:F1}; linear is ~4, quadratic 16)");
     }
 
     /// <summary>
@@ -130,4 +131,11 @@ public class TokenizerPropertyTests(ITestOutputHelper output)
         for (int i = 0; i < length; i++) chars[i] = block[i % block.Length];
         return new string(chars);
     }
+}
+
+/// <summary>Timing tests run with nothing else of this assembly beside them.</summary>
+[CollectionDefinition(Name, DisableParallelization = true)]
+public sealed class TimingTests
+{
+    public const string Name = "timing";
 }
