@@ -126,6 +126,10 @@ public static class HfTokenizerImport
                 string piece = merges[rank].Left + merges[rank].Right;
                 if (seen.Add(piece) && ids.TryGetValue(piece, out int id)) scores[id] = -rank;
             }
+            // llama.cpp's converter writes user-defined pieces with real spaces ("pre-normalize user-defined spaces"):
+            // llama.cpp prints user-defined pieces as they are written, so Gemma's "▁▁" runs would print as "▁▁".
+            for (int i = 0; i < count; i++)
+                if (types[i] == TokenType.UserDefined) tokens[i] = tokens[i].Replace('\u2581', ' ');
             bool prefix = Contains(root.GetProperty("normalizer"), "Prepend") || Contains(root.GetProperty("pre_tokenizer"), "Metaspace");
             vocab = new Vocabulary(tokens, scores, types, bos, eos, unk, addBos, addEos, AddSpacePrefix: prefix)
             {

@@ -29,6 +29,9 @@ public sealed class SentencePieceTokenizer : ITokenizer
         Vocabulary = vocabulary;
         _ids = new Dictionary<string, int>(vocabulary.Count, StringComparer.Ordinal);
         for (int i = 0; i < vocabulary.Count; i++) _ids.TryAdd(vocabulary.Tokens[i], i);
+        // User-defined pieces are stored with real spaces (llama.cpp's converter does so); merging meets them as U+2581.
+        for (int i = 0; i < vocabulary.Count; i++)
+            if (vocabulary.Types[i] == TokenType.UserDefined && vocabulary.Tokens[i].Contains(' ')) _ids.TryAdd(vocabulary.Tokens[i].Replace(' ', SpaceMarker), i);
         _lookup = _ids.GetAlternateLookup<ReadOnlySpan<char>>();
         for (int b = 0; b < 256; b++)
             _byteTokens[b] = _ids.TryGetValue($"<0x{b:X2}>", out int id) ? id : vocabulary.UnknownId;
