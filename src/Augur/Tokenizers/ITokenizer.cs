@@ -25,6 +25,14 @@ public interface ITokenizer
     /// <summary>Whole-sequence decode; control tokens are written as their text when <paramref name="renderSpecial"/>.</summary>
     string Decode(ReadOnlySpan<int> tokens, int previous = -1, bool renderSpecial = false);
 
+    /// <summary>
+    /// Whole-sequence decode with the clean-up of spaces the vocabulary asks for (Llama 3's <c>clean_up_tokenization_spaces</c>,
+    /// llama.cpp's <c>clean_spaces</c>): Hugging Face's rule, dropping the space before <c>. ? ! ,</c> and contractions.
+    /// Streaming output never applies it (neither does llama.cpp's token_to_piece).
+    /// </summary>
+    string DecodeCleaned(ReadOnlySpan<int> tokens) =>
+        this is ByteLevelBpeTokenizer { PreTokenizer.CleansSpaces: true } ? SpaceCleanup.Apply(Decode(tokens)) : Decode(tokens);
+
     /// <summary>Whether generating <paramref name="token"/> ends the generation (see <see cref="Vocabulary.EndOfGeneration"/>).</summary>
     bool IsEndOfGeneration(int token) => Vocabulary.EndOfGeneration.Contains(token);
 }
