@@ -9,6 +9,7 @@ var root = new RootCommand("Augur benchmarks")
     SpecBenchmark.Create(),
     BatchBenchmark.Create(),
     ServeThroughputBenchmark.Create(),
+    TokenizeBenchmark.Create(),
 };
 try
 {

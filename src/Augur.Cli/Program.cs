@@ -7,6 +7,7 @@ var root = new RootCommand("augur: run large language models in pure .NET")
     GenerateCommand.Create(),
     ChatCommand.Create(),
     InspectCommand.Create(),
+    TokenizeCommand.Create(),
     ConvertCommand.Create(),
     SynthCommand.Create(),
     QuantizeCommand.Create(),

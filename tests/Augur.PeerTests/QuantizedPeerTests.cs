@@ -34,7 +34,7 @@ public class QuantizedPeerTests(ITestOutputHelper output)
     static readonly Lazy<string> Source = new(() =>
     {
         string path = Path.Combine(Folder, "synthetic-f32.gguf");
-        var vocab = SyntheticModel.ReadVocabulary(Reference.Tok512Model);
+        var vocab = SyntheticModel.ReadVocabulary(Reference.Tok512Model).Vocabulary;
         SyntheticModel.Write(path, SyntheticModel.Config(Shape, vocab.Count, contextLength: 512), vocab, seed: 11);
         return path;
     });
@@ -43,7 +43,7 @@ public class QuantizedPeerTests(ITestOutputHelper output)
     static readonly Lazy<string> SourceF16 = new(() =>
     {
         string path = Path.Combine(Folder, "synthetic-f16.gguf");
-        var vocab = SyntheticModel.ReadVocabulary(Reference.Tok512Model);
+        var vocab = SyntheticModel.ReadVocabulary(Reference.Tok512Model).Vocabulary;
         SyntheticModel.Write(path, SyntheticModel.Config(Shape, vocab.Count, contextLength: 512), vocab, GgmlType.F16, seed: 11);
         return path;
     });

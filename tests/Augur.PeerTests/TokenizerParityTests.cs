@@ -61,7 +61,7 @@ public class TokenizerParityTests
         {
             string path = PeerFiles.PathOf(file);
             using var gguf = GgufFile.Open(path);
-            Loaded[file] = pair = (new SentencePieceTokenizer(Vocabulary.FromGguf(gguf)), LlamaCpp.Vocabulary(path));
+            Loaded[file] = pair = (TokenizerFactory.Create(Vocabulary.FromGguf(gguf)), LlamaCpp.Vocabulary(path));
         }
         return pair;
     }

@@ -1,4 +1,3 @@
-using System.Buffers;
 using Augur.ChatTemplates;
 using Augur.Gguf;
 using Augur.Model;
@@ -19,8 +18,6 @@ public sealed class ChatPrompt
     readonly ChatTemplate? _template; // null when the model's template failed at load (see LoadProblem)
     readonly ChatTemplateLimits _limits;
     readonly ITokenizer _tokenizer;
-    readonly (string Text, int Id)[] _specials; // control and user-defined tokens, longest text first
-    readonly SearchValues<char> _specialStarts;
 
     public ChatPrompt(ChatTemplate template, ITokenizer tokenizer, ChatTemplateLimits? limits = null)
         : this((ChatTemplate?)template, tokenizer, limits, null)
@@ -33,14 +30,6 @@ public sealed class ChatPrompt
         _limits = (limits ?? ChatTemplateLimits.Default).Validate();
         LoadProblem = loadProblem;
         _tokenizer = tokenizer;
-        var vocab = tokenizer.Vocabulary;
-        _specials = Enumerable.Range(0, vocab.Count)
-            .Where(i => vocab.Types[i] is TokenType.Control or TokenType.UserDefined && vocab.Tokens[i].Length > 0)
-            .DistinctBy(i => vocab.Tokens[i])
-            .Select(i => (vocab.Tokens[i], i))
-            .OrderByDescending(s => s.Item1.Length)
-            .ToArray();
-        _specialStarts = SearchValues.Create(_specials.Select(s => s.Text[0]).Distinct().ToArray());
     }
 
     /// <summary>
@@ -108,36 +97,100 @@ public sealed class ChatPrompt
         }, limits: _limits, cancel: cancel);
     }
 
-    /// <summary>Prompt ids of the rendered conversation.</summary>
-    public int[] Encode(IReadOnlyList<ChatTurn> messages, CancellationToken cancel = default) => Tokenize(Render(messages, cancel));
+    /// <summary>
+    /// Prompt ids of the rendered conversation. The control tokens the template writes are special; the same text
+    /// inside message content is plain text (no prompt injection through <c>&lt;|im_start|&gt;</c> in a user message).
+    /// To know which part of the output is content, the template is rendered a second time with each content replaced
+    /// by a placeholder, and the first rendering is aligned with it (the content as given, or trimmed, as templates
+    /// often do). If the template rewrote a content beyond that, the prompt is the placeholder rendering with the
+    /// contents put back as given when any content spells a control token, else the template's output as it is.
+    /// </summary>
+    public int[] Encode(IReadOnlyList<ChatTurn> messages, CancellationToken cancel = default)
+    {
+        string rendered = Render(messages, cancel);
+        var pieces = Pieces(Render([.. messages.Select((m, i) => m with { Content = $"{PlaceholderStart}{i}{PlaceholderEnd}" })], cancel));
+        var spans = new List<Range>();
+        if (Align(rendered, pieces, messages, spans)) return Tokenize(rendered, spans);
+        if (!messages.Any(m => SpellsControlToken(m.Content))) return Tokenize(rendered);
+        var sb = new System.Text.StringBuilder();
+        spans.Clear();
+        foreach (var (text, message) in pieces)
+        {
+            if (message < 0) { sb.Append(text); continue; }
+            int start = sb.Length;
+            sb.Append(messages[message].Content);
+            spans.Add(start..sb.Length);
+        }
+        return Tokenize(sb.ToString(), spans);
+    }
+
+    // Private-use characters: no template writes them.
+    const char PlaceholderStart = '\uE000', PlaceholderEnd = '\uE001';
+
+    /// <summary>Template text (message -1) and placeholders (the message index) of a placeholder rendering.</summary>
+    static List<(string Text, int Message)> Pieces(string marked)
+    {
+        var pieces = new List<(string, int)>();
+        int pos = 0;
+        while (pos < marked.Length)
+        {
+            int start = marked.IndexOf(PlaceholderStart, pos), end = start < 0 ? -1 : marked.IndexOf(PlaceholderEnd, start);
+            if (start < 0 || end < 0 || !int.TryParse(marked.AsSpan(start + 1, end - start - 1), out int index)) break;
+            if (start > pos) pieces.Add((marked[pos..start], -1));
+            pieces.Add(("", index));
+            pos = end + 1;
+        }
+        if (pos < marked.Length) pieces.Add((marked[pos..], -1));
+        return pieces;
+    }
+
+    static bool Align(string rendered, List<(string Text, int Message)> pieces, IReadOnlyList<ChatTurn> messages, List<Range> spans)
+    {
+        int pos = 0;
+        for (int k = 0; k < pieces.Count; k++)
+        {
+            var (text, message) = pieces[k];
+            if (message < 0)
+            {
+                if (!rendered.AsSpan(pos).StartsWith(text)) return false;
+                pos += text.Length;
+                continue;
+            }
+            if (message >= messages.Count) return false;
+            string content = messages[message].Content;
+            string? next = k + 1 < pieces.Count && pieces[k + 1].Message < 0 ? pieces[k + 1].Text : null;
+            bool found = false;
+            foreach (string form in (string[])[content, content.Trim(), content.TrimStart(), content.TrimEnd()])
+            {
+                if (!rendered.AsSpan(pos).StartsWith(form)) continue;
+                int after = pos + form.Length;
+                if (next is not null ? !rendered.AsSpan(after).StartsWith(next) : k + 1 == pieces.Count && after != rendered.Length) continue;
+                spans.Add(pos..after);
+                pos = after;
+                found = true;
+                break;
+            }
+            if (!found) return false;
+        }
+        return pos == rendered.Length;
+    }
+
+    bool SpellsControlToken(string content)
+    {
+        var vocab = _tokenizer.Vocabulary;
+        return _tokenizer.Encode(content, addBos: false, parseSpecial: true).Any(id => vocab.Types[id] is TokenType.Control or TokenType.Unknown);
+    }
 
     /// <summary>
     /// Tokenizes text in which special tokens (<c>&lt;s&gt;</c>, <c>&lt;|im_start|&gt;</c>, …) stand for themselves,
-    /// as llama.cpp's parse_special does: each special text becomes its id, the plain text between is encoded
-    /// on its own. BOS is added unless the text already starts with it (templates often write it).
+    /// as llama.cpp's parse_special does, except inside <paramref name="plainText"/>. BOS is added unless the text
+    /// already starts with it (templates often write it).
     /// </summary>
-    public int[] Tokenize(string text)
+    public int[] Tokenize(string text, IReadOnlyList<Range>? plainText = null)
     {
-        var ids = new List<int>();
-        int bos = _tokenizer.BosId;
-        if (_tokenizer.Vocabulary.AddBos && bos >= 0 && !text.StartsWith(_tokenizer.Vocabulary.Tokens[bos], StringComparison.Ordinal)) ids.Add(bos);
-        int plain = 0;
-        for (int i = 0; i < text.Length; i++)
-        {
-            int next = text.AsSpan(i).IndexOfAny(_specialStarts);
-            if (next < 0) break;
-            i += next;
-            foreach (var (special, id) in _specials)
-            {
-                if (string.CompareOrdinal(text, i, special, 0, special.Length) != 0) continue;
-                if (i > plain) ids.AddRange(_tokenizer.Encode(text[plain..i], addBos: false));
-                ids.Add(id);
-                plain = i + special.Length;
-                i = plain - 1;
-                break;
-            }
-        }
-        if (plain < text.Length) ids.AddRange(_tokenizer.Encode(text[plain..], addBos: false));
-        return ids.ToArray();
+        var vocab = _tokenizer.Vocabulary;
+        bool addBos = vocab.AddBos && _tokenizer.BosId >= 0 && !text.StartsWith(vocab.Tokens[_tokenizer.BosId], StringComparison.Ordinal);
+        var ids = _tokenizer.Encode(text, addBos: false, parseSpecial: true, plainText);
+        return addBos ? [_tokenizer.BosId, .. ids] : ids;
     }
 }

@@ -219,12 +219,20 @@ public sealed unsafe class GgufFile : IDisposable
         public uint U32() => *(uint*)Take(4);
         public ulong U64() => *(ulong*)Take(8);
 
-        public string String()
+        /// <summary>GGUF strings are UTF-8; invalid bytes are an error, not a silent U+FFFD (a vocabulary would change under it).</summary>
+        public string String(string? key = null)
         {
             ulong len = U64();
             if (len > (ulong)(size - _pos)) throw new ModelFormatException($"{path}: string length {len} at byte {_pos - 8} runs past the end of the file");
-            return Encoding.UTF8.GetString(Take((long)len), (int)len);
+            long start = _pos;
+            try { return StrictUtf8.GetString(Take((long)len), (int)len); }
+            catch (DecoderFallbackException)
+            {
+                throw new ModelFormatException($"{path}: {(key is null ? "a string" : $"metadata '{key}'")} at byte {start} is not valid UTF-8");
+            }
         }
+
+        static readonly UTF8Encoding StrictUtf8 = new(encoderShouldEmitUTF8Identifier: false, throwOnInvalidBytes: true);
 
         public GgufValue Value(GgufValueType type, string key, int depth) => type switch
         {
@@ -236,7 +244,7 @@ public sealed unsafe class GgufFile : IDisposable
             GgufValueType.Int32 => new(type, *(int*)Take(4)),
             GgufValueType.Float32 => new(type, *(float*)Take(4)),
             GgufValueType.Bool => new(type, *Take(1) != 0),
-            GgufValueType.String => new(type, String()),
+            GgufValueType.String => new(type, String(key)),
             GgufValueType.UInt64 => new(type, U64()),
             GgufValueType.Int64 => new(type, *(long*)Take(8)),
             GgufValueType.Float64 => new(type, *(double*)Take(8)),
@@ -274,7 +282,7 @@ public sealed unsafe class GgufFile : IDisposable
                 GgufValueType.UInt64 => Copy<ulong>(n),
                 GgufValueType.Int64 => Copy<long>(n),
                 GgufValueType.Float64 => Copy<double>(n),
-                GgufValueType.String => Strings(n),
+                GgufValueType.String => Strings(n, key),
                 _ => Nested(n, key, depth),
             };
             return new GgufValue(GgufValueType.Array, values, et);
@@ -282,10 +290,10 @@ public sealed unsafe class GgufFile : IDisposable
 
         T[] Copy<T>(int n) where T : unmanaged => new ReadOnlySpan<T>(Take((long)n * sizeof(T)), n).ToArray();
 
-        string[] Strings(int n)
+        string[] Strings(int n, string key)
         {
             var a = new string[n];
-            for (int i = 0; i < n; i++) a[i] = String();
+            for (int i = 0; i < n; i++) a[i] = String(key);
             return a;
         }
 

@@ -347,4 +347,33 @@ public sealed class CliTests : IDisposable
         AssertOneErrorLine(chat, "not valid UTF-8");
         Assert.Equal(1, chat.ExitCode);
     }
+
+    [Fact]
+    public void Convert_from_hf_tokenizer_then_tokenize_gives_the_documented_ids()
+    {
+        string output = _dir.File("llama3.gguf");
+        var run = Augur("convert", "--from", "hf-tokenizer", Path.Combine(SharedAssets.Root, "tokenizers", "llama3"), "--out", output);
+        Assert.True(run.ExitCode == 0, run.Stderr);
+        // ../shared/tokenizers/README.md: "Hello world" = 9906 1917 with BOS 128000 in front.
+        Assert.Equal("128000 9906 1917", Augur("tokenize", "-m", output, "-p", "Hello world").Stdout.Trim());
+        Assert.Equal("9906 1917", Augur("tokenize", "-m", output, "-p", "Hello world", "--no-bos").Stdout.Trim());
+        var json = JsonDocument.Parse(Augur("tokenize", "-m", output, "-p", "<|eot_id|>", "--special", "--no-bos", "--json").Stdout);
+        Assert.Equal(128009, json.RootElement.GetProperty("ids")[0].GetInt32());
+        Assert.Equal("<|eot_id|>", json.RootElement.GetProperty("pieces")[0].GetString());
+        var lines = AugurWithInput("\"Hello world\"\n\"\\n\\n\"\n", "tokenize", "-m", output, "--jsonl", "--no-bos").Stdout.Split('\n', StringSplitOptions.RemoveEmptyEntries);
+        Assert.Equal(["[9906,1917]", "[271]"], lines);
+        Assert.Contains("tokenizer: byte-level BPE (gpt2, pre llama-bpe), 128256 tokens", Augur("inspect", output).Stdout);
+    }
+
+    [Fact]
+    public void Tokenize_refuses_a_bad_vocabulary_in_one_line()
+    {
+        var w = new GgufWriter();
+        w.Set("tokenizer.ggml.model", GgufValue.Of("gpt2"));
+        w.Set("tokenizer.ggml.tokens", GgufValue.Of(new[] { "a" }));
+        w.Set("tokenizer.ggml.merges", GgufValue.Of(new[] { "a a" }));
+        string path = _dir.File("nopre.gguf");
+        w.Write(path);
+        AssertOneErrorLine(Augur("tokenize", "-m", path, "-p", "a"), "tokenizer.ggml.pre");
+    }
 }

@@ -50,9 +50,9 @@ public sealed class ContextWindowTests
         public Vocabulary Vocabulary => inner.Vocabulary;
         public int BosId => inner.BosId;
         public int EosId => inner.EosId;
-        public int[] Encode(string text, bool addBos = true) => throw new InvalidOperationException("tokenized a prompt that cannot fit");
+        public int[] Encode(string text, bool addBos = true, bool parseSpecial = false, IReadOnlyList<Range>? plainText = null) => throw new InvalidOperationException("tokenized a prompt that cannot fit");
         public ReadOnlySpan<byte> PieceBytes(int token, int previous) => inner.PieceBytes(token, previous);
-        public string Decode(ReadOnlySpan<int> tokens, int previous = -1) => inner.Decode(tokens, previous);
+        public string Decode(ReadOnlySpan<int> tokens, int previous = -1, bool renderSpecial = false) => inner.Decode(tokens, previous, renderSpecial);
     }
 
     [Fact]
