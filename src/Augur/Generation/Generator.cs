@@ -16,14 +16,14 @@ namespace Augur.Generation;
 /// </summary>
 public sealed class Generator
 {
-    readonly LlamaModel _model;
+    readonly ITransformer _model;
     readonly ITokenizer _tokenizer;
     readonly IKvCache _cache;
     readonly Batch _batch;
     readonly Verifier _verifier;
     const int Sequence = 0;
 
-    public Generator(LlamaModel model, ITokenizer tokenizer, int? contextLength = null, KvType kvType = KvType.F32)
+    public Generator(ITransformer model, ITokenizer tokenizer, int? contextLength = null, KvType kvType = KvType.F32)
     {
         _model = model;
         _tokenizer = tokenizer;

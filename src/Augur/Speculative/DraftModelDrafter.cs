@@ -10,13 +10,13 @@ namespace Augur.Speculative;
 public sealed class DraftModelDrafter : IDrafter
 {
     const float MinConfidence = 0.4f;
-    readonly LlamaModel _draft;
+    readonly ITransformer _draft;
     readonly IKvCache _cache;
     readonly Batch _batch;
     readonly List<int> _cached = []; // tokens whose cells the draft cache holds
     readonly int _draftLength;
 
-    public DraftModelDrafter(LlamaModel draft, int targetVocabSize, int draftLength = 8)
+    public DraftModelDrafter(ITransformer draft, int targetVocabSize, int draftLength = 8)
     {
         if (draft.Config.VocabSize != targetVocabSize)
             throw new InvalidRequestException($"the draft model's vocabulary ({draft.Config.VocabSize}) differs from the target's ({targetVocabSize})");

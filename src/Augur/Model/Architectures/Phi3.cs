@@ -1,0 +1,28 @@
+using Augur.Gguf;
+using Augur.Tensors;
+
+namespace Augur.Model.Architectures;
+
+/// <summary>
+/// Phi-3 / Phi-3.5 / Phi-4-mini (llama.cpp's phi3.cpp): Llama with NeoX RoPE, Q/K/V fused into one
+/// <c>attn_qkv</c> (rows: Q, then K, then V) and gate and up fused into <c>ffn_up</c> (gate rows first), split
+/// here into views. LongRoPE's <c>rope_factors_short</c>/<c>_long</c> are read by the loader. llama.cpp disables
+/// Phi's sliding window, so <c>attention.sliding_window</c> is ignored as it is there.
+/// </summary>
+public sealed class Phi3 : IArchitecture
+{
+    public string Name => "phi3";
+    public ModelConfig Configure(ModelConfig common, GgufFile file) => common with { Rope = RopeKind.NeoX };
+
+    public LayerWeights LoadLayer(TensorReader t, ModelConfig c, int l)
+    {
+        if (!t.Has(TensorNames.Wqkv(l))) return t.Layer(c, l);
+        int qkv = c.QDim + 2 * c.KvDim, ff = c.HiddenDim;
+        return t.Layer(c, l,
+            t.Rows(TensorNames.Wqkv(l), qkv, 0, c.QDim, c.Dim),
+            t.Rows(TensorNames.Wqkv(l), qkv, c.QDim, c.KvDim, c.Dim),
+            t.Rows(TensorNames.Wqkv(l), qkv, c.QDim + c.KvDim, c.KvDim, c.Dim),
+            t.Rows(TensorNames.Up(l), 2 * ff, 0, ff, c.Dim),
+            t.Rows(TensorNames.Up(l), 2 * ff, ff, ff, c.Dim));
+    }
+}

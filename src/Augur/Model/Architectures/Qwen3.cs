@@ -1,0 +1,12 @@
+using Augur.Gguf;
+using Augur.Tensors;
+
+namespace Augur.Model.Architectures;
+
+/// <summary>Qwen 3 dense (llama.cpp's qwen3.cpp): Llama with each query and key head RMS-normed before NeoX RoPE; head size from <c>attention.key_length</c>.</summary>
+public sealed class Qwen3 : IArchitecture
+{
+    public string Name => "qwen3";
+    public ModelConfig Configure(ModelConfig common, GgufFile file) => common with { Rope = RopeKind.NeoX, QkNorm = true };
+    public LayerWeights LoadLayer(TensorReader tensors, ModelConfig config, int layer) => tensors.Layer(config, layer);
+}
