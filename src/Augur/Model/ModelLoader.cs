@@ -11,7 +11,7 @@ public static class ModelLoader
     {
         string arch = file.GetString("general.architecture");
         var family = Families.Get(arch, file.Path);
-        var config = family.Configure(CommonConfig(file, arch), file);
+        var config = family.Configure(CommonConfig(file, arch), file.Find);
         config.Validate(file.Path);
         return config;
     }

@@ -18,9 +18,9 @@ public sealed class Gemma3 : IArchitecture
 
     public string Name => "gemma3";
 
-    public ModelConfig Configure(ModelConfig c, GgufFile file)
+    public ModelConfig Configure(ModelConfig c, Func<string, GgufValue?> metadata)
     {
-        int window = (int)(file.TryGetInt($"{Name}.attention.sliding_window") ?? 0);
+        int window = (int)(metadata($"{Name}.attention.sliding_window")?.AsInt64() ?? 0);
         return c with
         {
             Rope = RopeKind.NeoX,

@@ -12,11 +12,50 @@ public interface IArchitecture
     /// <summary>The <c>general.architecture</c> value, also the prefix of its metadata keys.</summary>
     string Name { get; }
 
-    /// <summary>The family's config: <paramref name="common"/> (the shared keys, read by <see cref="ModelLoader"/>) with its own differences set.</summary>
-    ModelConfig Configure(ModelConfig common, GgufFile file);
+    /// <summary>The family's config: <paramref name="common"/> (the shared keys, read by <see cref="ModelLoader"/>) with its own differences set; <paramref name="metadata"/> looks up a key.</summary>
+    ModelConfig Configure(ModelConfig common, Func<string, GgufValue?> metadata);
 
     /// <summary>Block <paramref name="layer"/>'s weights.</summary>
     LayerWeights LoadLayer(TensorReader tensors, ModelConfig config, int layer);
+
+    /// <summary>Block <paramref name="layer"/>'s tensors as the converter writes them: name and GGUF shape ([cols, rows] for a matrix).</summary>
+    IEnumerable<(string Name, long[] Shape)> LayerTensors(ModelConfig config, int layer) => BlockTensors.Standard(config, layer);
+}
+
+/// <summary>The tensor set of the block <see cref="TensorReader.Layer(ModelConfig, int)"/> reads.</summary>
+public static class BlockTensors
+{
+    public static IEnumerable<(string Name, long[] Shape)> Standard(ModelConfig c, int l) =>
+        Attention(c, l, [(TensorNames.Wq(l), [c.Dim, c.QDim]), (TensorNames.Wk(l), [c.Dim, c.KvDim]), (TensorNames.Wv(l), [c.Dim, c.KvDim])])
+        .Concat(FeedForward(c, l, [(TensorNames.Gate(l), [c.Dim, c.HiddenDim]), (TensorNames.Down(l), [c.HiddenDim, c.Dim]), (TensorNames.Up(l), [c.Dim, c.HiddenDim])]));
+
+    /// <summary>The attention half with the given projections: norm, projections, biases, Q/K norms, output, post-norm.</summary>
+    public static IEnumerable<(string, long[])> Attention(ModelConfig c, int l, (string, long[])[] projections)
+    {
+        yield return (TensorNames.AttnNorm(l), [c.Dim]);
+        foreach (var p in projections) yield return p;
+        if (c.AttentionBias)
+        {
+            yield return (TensorNames.QBias(l), [c.QDim]);
+            yield return (TensorNames.KBias(l), [c.KvDim]);
+            yield return (TensorNames.VBias(l), [c.KvDim]);
+        }
+        if (c.QkNorm)
+        {
+            yield return (TensorNames.QNorm(l), [c.HeadDim]);
+            yield return (TensorNames.KNorm(l), [c.HeadDim]);
+        }
+        yield return (TensorNames.Wo(l), [c.QDim, c.Dim]);
+        if (c.Norms == NormPlacement.Sandwich) yield return (TensorNames.PostAttnNorm(l), [c.Dim]);
+    }
+
+    /// <summary>The feed-forward half with the given projections: norm, projections, post-norm.</summary>
+    public static IEnumerable<(string, long[])> FeedForward(ModelConfig c, int l, (string, long[])[] projections)
+    {
+        yield return (TensorNames.FfnNorm(l), [c.Dim]);
+        foreach (var p in projections) yield return p;
+        if (c.Norms == NormPlacement.Sandwich) yield return (TensorNames.PostFfnNorm(l), [c.Dim]);
+    }
 }
 
 /// <summary>The families Augur runs, by <c>general.architecture</c>.</summary>

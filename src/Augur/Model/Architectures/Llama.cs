@@ -10,6 +10,6 @@ namespace Augur.Model.Architectures;
 public sealed class Llama : IArchitecture
 {
     public string Name => "llama";
-    public ModelConfig Configure(ModelConfig common, GgufFile file) => common;
+    public ModelConfig Configure(ModelConfig common, Func<string, GgufValue?> metadata) => common;
     public LayerWeights LoadLayer(TensorReader tensors, ModelConfig config, int layer) => tensors.Layer(config, layer);
 }

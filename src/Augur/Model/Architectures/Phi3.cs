@@ -12,7 +12,7 @@ namespace Augur.Model.Architectures;
 public sealed class Phi3 : IArchitecture
 {
     public string Name => "phi3";
-    public ModelConfig Configure(ModelConfig common, GgufFile file) => common with { Rope = RopeKind.NeoX };
+    public ModelConfig Configure(ModelConfig common, Func<string, GgufValue?> metadata) => common with { Rope = RopeKind.NeoX };
 
     public LayerWeights LoadLayer(TensorReader t, ModelConfig c, int l)
     {
@@ -25,4 +25,8 @@ public sealed class Phi3 : IArchitecture
             t.Rows(TensorNames.Up(l), 2 * ff, 0, ff, c.Dim),
             t.Rows(TensorNames.Up(l), 2 * ff, ff, ff, c.Dim));
     }
+
+    public IEnumerable<(string Name, long[] Shape)> LayerTensors(ModelConfig c, int l) =>
+        BlockTensors.Attention(c, l, [(TensorNames.Wqkv(l), [c.Dim, c.QDim + 2 * c.KvDim])])
+        .Concat(BlockTensors.FeedForward(c, l, [(TensorNames.Down(l), [c.HiddenDim, c.Dim]), (TensorNames.Up(l), [c.Dim, 2 * c.HiddenDim])]));
 }

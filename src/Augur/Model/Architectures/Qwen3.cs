@@ -7,6 +7,6 @@ namespace Augur.Model.Architectures;
 public sealed class Qwen3 : IArchitecture
 {
     public string Name => "qwen3";
-    public ModelConfig Configure(ModelConfig common, GgufFile file) => common with { Rope = RopeKind.NeoX, QkNorm = true };
+    public ModelConfig Configure(ModelConfig common, Func<string, GgufValue?> metadata) => common with { Rope = RopeKind.NeoX, QkNorm = true };
     public LayerWeights LoadLayer(TensorReader tensors, ModelConfig config, int layer) => tensors.Layer(config, layer);
 }
