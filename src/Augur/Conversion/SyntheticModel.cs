@@ -58,24 +58,16 @@ public static class SyntheticModel
     public static ModelConfig Config(Shape shape, int vocabSize, int contextLength = DefaultContextLength, string architecture = "llama")
     {
         int headDim = shape.HeadDim > 0 ? shape.HeadDim : shape.Dim / Math.Max(shape.Heads, 1);
-        var c = new ModelConfig(architecture, shape.Dim, shape.HiddenDim, shape.Layers, shape.Heads, shape.KvHeads, vocabSize,
-            contextLength, RopeDim: headDim, RopeBase: 10000f, NormEps: 1e-5f)
+        var family = Families.Get(architecture, "synthetic model");
+        var written = family.Typical(new ModelConfig(architecture, shape.Dim, shape.HiddenDim, shape.Layers, shape.Heads, shape.KvHeads, vocabSize,
+            contextLength, RopeDim: headDim, RopeBase: shape.RopeFactors && architecture == "llama" ? 500000f : 10000f, NormEps: 1e-5f)
         {
             HeadDim = headDim,
             RopeOriginalContext = contextLength,
-            TiedClassifier = architecture != "phi3",
-        };
-        var written = architecture switch
-        {
-            "llama" => shape.RopeFactors ? c with { RopeBase = 500000f } : c,
-            "qwen2" or "qwen3" => c with { RopeBase = 1000000f, NormEps = 1e-6f },
-            "gemma3" => c with { RopeBase = 1000000f, NormEps = 1e-6f },
-            "phi3" => c,
-            _ => throw new InvalidRequestException($"architecture '{architecture}' has no synthetic form (supported: {string.Join(", ", Families.Names)})"),
-        };
-        if (architecture == "gemma3") written = written with { SlidingWindow = shape.SlidingWindow > 0 ? shape.SlidingWindow : 512 };
+            TiedClassifier = true,
+        }, shape.SlidingWindow);
         var keys = ModelMetadata.Keys(written).ToDictionary(k => k.Key, k => k.Value);
-        var config = Families.Get(architecture, "synthetic model").Configure(written, keys.GetValueOrDefault);
+        var config = family.Configure(written, keys.GetValueOrDefault);
         config.Validate("synthetic model");
         return config;
     }

@@ -18,6 +18,10 @@ public sealed class Gemma3 : IArchitecture
 
     public string Name => "gemma3";
 
+    /// <summary>Gemma 3's global RoPE base and epsilon; its 512-token window unless the shape sets one.</summary>
+    public ModelConfig Typical(ModelConfig shape, int slidingWindow) =>
+        shape with { RopeBase = 1000000f, NormEps = 1e-6f, SlidingWindow = slidingWindow > 0 ? slidingWindow : 512 };
+
     public ModelConfig Configure(ModelConfig c, Func<string, GgufValue?> metadata)
     {
         int window = (int)(metadata($"{Name}.attention.sliding_window")?.AsInt64() ?? 0);

@@ -18,6 +18,13 @@ public interface IArchitecture
     /// <summary>Block <paramref name="layer"/>'s weights.</summary>
     LayerWeights LoadLayer(TensorReader tensors, ModelConfig config, int layer);
 
+    /// <summary>
+    /// For synthetic files: <paramref name="shape"/> (widths and heads; RoPE base 10000, norm epsilon 1e-5, tied
+    /// classifier) with the family's real models' values where those differ; <paramref name="slidingWindow"/> is the
+    /// shape's window (0: the family's own), for families whose layers slide.
+    /// </summary>
+    ModelConfig Typical(ModelConfig shape, int slidingWindow) => shape;
+
     /// <summary>Block <paramref name="layer"/>'s tensors as the converter writes them: name and GGUF shape ([cols, rows] for a matrix).</summary>
     IEnumerable<(string Name, long[] Shape)> LayerTensors(ModelConfig config, int layer) => BlockTensors.Standard(config, layer);
 }

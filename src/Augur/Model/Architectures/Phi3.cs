@@ -13,6 +13,7 @@ public sealed class Phi3 : IArchitecture
 {
     public string Name => "phi3";
     public ModelConfig Configure(ModelConfig common, Func<string, GgufValue?> metadata) => common with { Rope = RopeKind.NeoX };
+    public ModelConfig Typical(ModelConfig shape, int slidingWindow) => shape with { TiedClassifier = false };
 
     public LayerWeights LoadLayer(TensorReader t, ModelConfig c, int l)
     {

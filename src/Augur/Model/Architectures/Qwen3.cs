@@ -8,5 +8,6 @@ public sealed class Qwen3 : IArchitecture
 {
     public string Name => "qwen3";
     public ModelConfig Configure(ModelConfig common, Func<string, GgufValue?> metadata) => common with { Rope = RopeKind.NeoX, QkNorm = true };
+    public ModelConfig Typical(ModelConfig shape, int slidingWindow) => shape with { RopeBase = 1000000f, NormEps = 1e-6f };
     public LayerWeights LoadLayer(TensorReader tensors, ModelConfig config, int layer) => tensors.Layer(config, layer);
 }
