@@ -8,7 +8,7 @@ public static class ModelMetadata
 {
     /// <summary>
     /// The architecture's keys for <paramref name="c"/>: the shared ones, the head size when it is not dim / heads,
-    /// the sliding window when layers slide.
+    /// the RoPE attention factor when it is not 1, the sliding window when layers slide.
     /// </summary>
     public static IEnumerable<(string Key, GgufValue Value)> Keys(ModelConfig c)
     {
@@ -27,6 +27,7 @@ public static class ModelMetadata
         yield return ($"{a}.rope.dimension_count", GgufValue.Of((uint)c.RopeDim));
         yield return ($"{a}.attention.layer_norm_rms_epsilon", GgufValue.Of(c.NormEps));
         yield return ($"{a}.rope.freq_base", GgufValue.Of(c.RopeBase));
+        if (c.RopeAttentionFactor != 1f) yield return ($"{a}.rope.scaling.attn_factor", GgufValue.Of(c.RopeAttentionFactor));
         if (c.SlidingWindow > 0) yield return ($"{a}.attention.sliding_window", GgufValue.Of((uint)c.SlidingWindow));
     }
 

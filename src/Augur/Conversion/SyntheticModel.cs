@@ -65,6 +65,8 @@ public static class SyntheticModel
             HeadDim = headDim,
             RopeOriginalContext = contextLength,
             TiedClassifier = true,
+            // Phi-3's converter writes LongRoPE's attention factor with its factors: √(1 + ln(scale) / ln(original)), here for 128k over 4k.
+            RopeAttentionFactor = shape.RopeFactors && architecture == "phi3" ? MathF.Sqrt(1 + MathF.Log(32) / MathF.Log(4096)) : 1f,
         }, shape.SlidingWindow);
         var keys = ModelMetadata.Keys(written).ToDictionary(k => k.Key, k => k.Value);
         var config = family.Configure(written, keys.GetValueOrDefault);

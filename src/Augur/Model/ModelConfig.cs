@@ -38,6 +38,8 @@ public sealed record ModelConfig(
     public RopeKind Rope { get; init; } = RopeKind.Adjacent;
     /// <summary>Linear RoPE scaling: positions are multiplied by this (1 / <c>rope.scaling.factor</c>).</summary>
     public float RopeScale { get; init; } = 1f;
+    /// <summary>RoPE's cos and sin are multiplied by this (<c>rope.scaling.attn_factor</c>: LongRoPE's attention scaling, ggml's mscale).</summary>
+    public float RopeAttentionFactor { get; init; } = 1f;
     /// <summary>Context the RoPE factors were fitted for (<c>rope.scaling.original_context_length</c>): a cache longer than this takes Phi-3's long factors.</summary>
     public int RopeOriginalContext { get; init; }
     /// <summary>Query, key and value projections carry biases (Qwen 2).</summary>
@@ -76,6 +78,7 @@ public sealed record ModelConfig(
         Need(RopeDim > 0 && RopeDim <= HeadDim && RopeDim % 2 == 0, $"rope dimension count {RopeDim} must be even and at most the head size {HeadDim}");
         Need(RopeBase > 0 && float.IsFinite(RopeBase), $"rope base {RopeBase} is not a positive number");
         Need(RopeScale > 0 && float.IsFinite(RopeScale), $"rope scale {RopeScale} is not a positive number");
+        Need(RopeAttentionFactor > 0 && float.IsFinite(RopeAttentionFactor), $"rope attention factor {RopeAttentionFactor} is not a positive number");
         Need(NormEps > 0 && NormEps < 1, $"RMS norm epsilon {NormEps} is out of range");
         Need(SlidingLayers is null || (SlidingLayers.Length == Layers && SlidingWindow > 0 && LocalRopeBase > 0),
             $"sliding-window layers need a window (got {SlidingWindow}) and a local rope base (got {LocalRopeBase})");

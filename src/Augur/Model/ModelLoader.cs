@@ -54,6 +54,7 @@ public static class ModelLoader
         {
             HeadDim = headDim,
             RopeScale = ropeScale,
+            RopeAttentionFactor = (float)(file.TryGetFloat($"{arch}.rope.scaling.attn_factor") ?? 1.0),
             RopeOriginalContext = OptionalInt("rope.scaling.original_context_length") ?? context,
             TiedClassifier = file.FindTensor(TensorNames.Output) is null,
         };

@@ -65,7 +65,7 @@ public sealed unsafe class Transformer : ITransformer
                 var row = Row(_s.X, t, c.Dim);
                 Weights.TokenEmbedding.DequantizeRow(batch.Tokens[t], row);
                 if (c.EmbeddingScale != 1f) TensorPrimitives.Multiply(row, c.EmbeddingScale, row);
-                Ops.RopeAngles(batch.Positions[t], c.RopeBase, c.RopeDim, Row(_s.RopeCos, t, half), Row(_s.RopeSin, t, half), c.RopeScale, factors);
+                Ops.RopeAngles(batch.Positions[t], c.RopeBase, c.RopeDim, Row(_s.RopeCos, t, half), Row(_s.RopeSin, t, half), c.RopeScale, factors, c.RopeAttentionFactor);
                 if (c.SlidingLayers is not null)
                     Ops.RopeAngles(batch.Positions[t], c.LocalRopeBase, c.RopeDim, Row(_s.LocalCos, t, half), Row(_s.LocalSin, t, half));
             }

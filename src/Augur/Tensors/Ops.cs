@@ -101,19 +101,19 @@ public static class Ops
     }
 
     /// <summary>
-    /// cos/sin of scale·pos·θ_i / factor_i with θ_i = base^(−2i/ropeDim), computed in double (ggml's rope_yarn
-    /// without the YaRN ramp: <paramref name="scale"/> is linear scaling, <paramref name="factors"/> Llama 3's or
-    /// LongRoPE's per-frequency divisors).
+    /// cos/sin of scale·pos·θ_i / factor_i with θ_i = base^(−2i/ropeDim), computed in double, times
+    /// <paramref name="magnitude"/> (ggml's rope_yarn without the YaRN ramp: <paramref name="scale"/> is linear
+    /// scaling, <paramref name="factors"/> Llama 3's or LongRoPE's per-frequency divisors, the magnitude its mscale).
     /// </summary>
     public static void RopeAngles(int position, float ropeBase, int ropeDim, Span<float> cos, Span<float> sin,
-        float scale = 1f, ReadOnlySpan<float> factors = default)
+        float scale = 1f, ReadOnlySpan<float> factors = default, float magnitude = 1f)
     {
         for (int i = 0; i < ropeDim / 2; i++)
         {
             double angle = position * (double)scale * Math.Pow(ropeBase, -2.0 * i / ropeDim);
             if (!factors.IsEmpty) angle /= factors[i];
-            cos[i] = (float)Math.Cos(angle);
-            sin[i] = (float)Math.Sin(angle);
+            cos[i] = (float)Math.Cos(angle) * magnitude;
+            sin[i] = (float)Math.Sin(angle) * magnitude;
         }
     }
 }
