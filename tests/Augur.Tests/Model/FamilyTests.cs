@@ -177,4 +177,19 @@ public sealed class FamilyTests : IDisposable
             for (int i = 0; i < branch.Length; i++) AssertBitIdentical(alone[i], rows[2 * i + offset], $"branch {offset} token {i}");
         }
     }
+
+    /// <summary>SWIFT's layer skipping is a forward option of every family: drafting with it leaves greedy output as plain decoding's.</summary>
+    [Theory]
+    [MemberData(nameof(Architectures))]
+    public void Swift_self_speculation_keeps_every_family_s_greedy_output(string architecture)
+    {
+        using var model = LoadedModel.Open(Write(architecture, new(64, 6, 4, 2, 128, HeadDim: 32, SlidingWindow: 8)), pool: new WorkerPool(1));
+        var request = new Augur.Generation.GenerationRequest { PromptIds = Tokens[..6], MaxTokens = 40, Sampling = Augur.Sampling.SamplingOptions.Greedy, StopAtEos = false };
+        var plain = new Augur.Generation.Generator(model.Model, model.Tokenizer, contextLength: 64).Generate(request);
+        var speculative = new Augur.Generation.Generator(model.Model, model.Tokenizer, contextLength: 64);
+        speculative.Drafter = Augur.Speculative.Drafters.Create("swift", model.Model, speculative.Cache);
+        var result = speculative.Generate(request);
+        Assert.Equal(plain.Ids, result.Ids);
+        Assert.True(result.Speculation!.Drafted > 0, "SWIFT drafted nothing");
+    }
 }
