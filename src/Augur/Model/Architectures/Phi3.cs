@@ -17,12 +17,12 @@ public sealed class Phi3 : IArchitecture
 
     public LayerWeights LoadLayer(TensorReader t, ModelConfig c, int l)
     {
-        if (!t.Has(TensorNames.Wqkv(l))) return t.Layer(c, l);
         int qkv = c.QDim + 2 * c.KvDim, ff = c.HiddenDim;
+        bool fused = t.Has(TensorNames.Wqkv(l)); // some conversions write attn_q/k/v separately; ffn_up is always fused
         return t.Layer(c, l,
-            t.Rows(TensorNames.Wqkv(l), qkv, 0, c.QDim, c.Dim),
-            t.Rows(TensorNames.Wqkv(l), qkv, c.QDim, c.KvDim, c.Dim),
-            t.Rows(TensorNames.Wqkv(l), qkv, c.QDim + c.KvDim, c.KvDim, c.Dim),
+            fused ? t.Rows(TensorNames.Wqkv(l), qkv, 0, c.QDim, c.Dim) : t.Matrix(TensorNames.Wq(l), c.QDim, c.Dim),
+            fused ? t.Rows(TensorNames.Wqkv(l), qkv, c.QDim, c.KvDim, c.Dim) : t.Matrix(TensorNames.Wk(l), c.KvDim, c.Dim),
+            fused ? t.Rows(TensorNames.Wqkv(l), qkv, c.QDim + c.KvDim, c.KvDim, c.Dim) : t.Matrix(TensorNames.Wv(l), c.KvDim, c.Dim),
             t.Rows(TensorNames.Up(l), 2 * ff, 0, ff, c.Dim),
             t.Rows(TensorNames.Up(l), 2 * ff, ff, ff, c.Dim));
     }
