@@ -23,7 +23,8 @@ public class FamilyPeerTests(ITestOutputHelper output)
     /// <summary>
     /// Widths of 256 so every K-quant applies; 4 query heads over 2 key/value heads. Llama carries Llama 3's
     /// rope_freqs, Phi-3 LongRoPE factors; Qwen 3 and Gemma 3 have heads wider than dim / heads (q_dim 512);
-    /// Gemma 3 has six layers, so five slide over a 16-token window and the sixth is global.
+    /// Gemma 3 has six layers, so five slide over a 16-token window and the sixth is global; SmolLM 3 four, so the
+    /// fourth runs without RoPE.
     /// </summary>
     static readonly Dictionary<string, SyntheticModel.Shape> Shapes = new()
     {
@@ -32,6 +33,7 @@ public class FamilyPeerTests(ITestOutputHelper output)
         ["qwen3"] = new(256, 2, 4, 2, 512, HeadDim: 128),
         ["gemma3"] = new(256, 6, 4, 2, 512, HeadDim: 128, SlidingWindow: 16),
         ["phi3"] = new(256, 2, 4, 2, 512, RopeFactors: true),
+        ["smollm3"] = new(256, 4, 4, 2, 512),
     };
 
     static readonly string Folder = Directory.CreateTempSubdirectory("augur-family-").FullName;

@@ -58,10 +58,13 @@ public sealed record ModelConfig(
     public bool[]? SlidingLayers { get; init; }
     /// <summary>RoPE base of the sliding-window layers (Gemma 3's local base); the global layers use <see cref="RopeBase"/>.</summary>
     public float LocalRopeBase { get; init; }
+    /// <summary>Layers whose queries and keys are not rotated (SmolLM 3's NoPE layers: every fourth); null when all are.</summary>
+    public bool[]? UnrotatedLayers { get; init; }
     /// <summary>The classifier is the token embedding (no <c>output.weight</c>).</summary>
     public bool TiedClassifier { get; init; }
 
     public bool Slides(int layer) => SlidingLayers is { } s && s[layer];
+    public bool Rotates(int layer) => UnrotatedLayers is not { } u || !u[layer];
 
     /// <summary>Checks the numbers fit together; throws <see cref="ModelFormatException"/> naming the bad one.</summary>
     public void Validate(string source)
@@ -80,6 +83,7 @@ public sealed record ModelConfig(
         Need(RopeScale > 0 && float.IsFinite(RopeScale), $"rope scale {RopeScale} is not a positive number");
         Need(RopeAttentionFactor > 0 && float.IsFinite(RopeAttentionFactor), $"rope attention factor {RopeAttentionFactor} is not a positive number");
         Need(NormEps > 0 && NormEps < 1, $"RMS norm epsilon {NormEps} is out of range");
+        Need(UnrotatedLayers is null || UnrotatedLayers.Length == Layers, $"{UnrotatedLayers?.Length} unrotated-layer flags for {Layers} layers");
         Need(SlidingLayers is null || (SlidingLayers.Length == Layers && SlidingWindow > 0 && LocalRopeBase > 0),
             $"sliding-window layers need a window (got {SlidingWindow}) and a local rope base (got {LocalRopeBase})");
     }

@@ -101,7 +101,7 @@ public sealed unsafe class Transformer : ITransformer
     {
         var c = Config;
         int n = batch.Count, half = c.RopeDim / 2;
-        bool local = c.Slides(layer);
+        bool local = c.Slides(layer), rotates = c.Rotates(layer);
         float[] cosTable = local ? _s.LocalCos : _s.RopeCos, sinTable = local ? _s.LocalSin : _s.RopeSin;
         _matmul.Multiply(w.Wq, q, w.Wk, k, w.Wv, v, xb, n);
         for (int t = 0; t < n; t++)
@@ -120,10 +120,13 @@ public sealed unsafe class Transformer : ITransformer
                 for (int h = 0; h < c.QDim; h += c.HeadDim) Ops.RmsNorm(qt.Slice(h, c.HeadDim), w.QNorm, qt.Slice(h, c.HeadDim), c.NormEps);
                 for (int h = 0; h < c.KvDim; h += c.HeadDim) Ops.RmsNorm(kt.Slice(h, c.HeadDim), w.KNorm!, kt.Slice(h, c.HeadDim), c.NormEps);
             }
-            var cos = Row(cosTable, t, half);
-            var sin = Row(sinTable, t, half);
-            Ops.Rope(qt, c.HeadDim, cos, sin, c.Rope);
-            Ops.Rope(kt, c.HeadDim, cos, sin, c.Rope);
+            if (rotates)
+            {
+                var cos = Row(cosTable, t, half);
+                var sin = Row(sinTable, t, half);
+                Ops.Rope(qt, c.HeadDim, cos, sin, c.Rope);
+                Ops.Rope(kt, c.HeadDim, cos, sin, c.Rope);
+            }
             int cell = _s.Cell[t], seq = batch.Sequences[t];
             Store(kt, cache.Keys(layer, seq), cell, cache.Type);
             Store(vt, cache.Values(layer, seq), cell, cache.Type);

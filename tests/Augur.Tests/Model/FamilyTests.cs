@@ -81,7 +81,7 @@ public sealed class FamilyTests : IDisposable
     {
         string path = Rewrite(Write("llama", new(64, 1, 4, 2, 128)), (k, v) => k == "general.architecture" ? GgufValue.Of("mamba") : v, t => t.Shape);
         var e = Assert.Throws<ModelFormatException>(() => LoadedModel.Open(path));
-        Assert.Contains("'mamba' is not supported (supported: llama, qwen2, qwen3, gemma3, phi3)", e.Message);
+        Assert.Contains("'mamba' is not supported (supported: llama, qwen2, qwen3, gemma3, phi3, smollm3)", e.Message);
     }
 
     [Fact]

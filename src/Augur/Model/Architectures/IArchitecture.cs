@@ -68,7 +68,7 @@ public static class BlockTensors
 /// <summary>The families Augur runs, by <c>general.architecture</c>.</summary>
 public static class Families
 {
-    static readonly IArchitecture[] All = [new Llama(), new Qwen2(), new Qwen3(), new Gemma3(), new Phi3()];
+    static readonly IArchitecture[] All = [new Llama(), new Qwen2(), new Qwen3(), new Gemma3(), new Phi3(), new SmolLM3()];
 
     public static IReadOnlyList<string> Names { get; } = [.. All.Select(a => a.Name)];
 
