@@ -39,8 +39,9 @@ public sealed class FamilyTests : IDisposable
         var written = SyntheticModel.Config(shape, Vocab.Count, 256, architecture);
         using var file = GgufFile.Open(Write(architecture, shape));
         var read = ModelLoader.ReadConfig(file);
-        Assert.Equal(written with { SlidingLayers = null }, read with { SlidingLayers = null });
+        Assert.Equal(written with { SlidingLayers = null, UnrotatedLayers = null }, read with { SlidingLayers = null, UnrotatedLayers = null });
         Assert.Equal(written.SlidingLayers, read.SlidingLayers);
+        Assert.Equal(written.UnrotatedLayers, read.UnrotatedLayers);
         Assert.Equal(32, read.HeadDim);
     }
 
