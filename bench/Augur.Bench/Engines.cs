@@ -36,7 +36,7 @@ sealed class AugurEngine : IBenchEngine
     }
 
     public string Name => "Augur";
-    public LlamaModel Model => _loaded.Model;
+    public ITransformer Model => _loaded.Model;
     public WorkerPool Pool => _pool;
     public int BosId => _loaded.Tokenizer.BosId;
 

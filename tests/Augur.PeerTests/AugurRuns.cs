@@ -7,7 +7,7 @@ namespace Augur.PeerTests;
 static class AugurRuns
 {
     /// <summary>Greedy continuation: the prompt in one batch, then one token a step.</summary>
-    public static int[] Greedy(LlamaModel model, int[] prompt, int count)
+    public static int[] Greedy(ITransformer model, int[] prompt, int count)
     {
         var cache = model.CreateCache(prompt.Length + count);
         var logits = Logits(model, cache, prompt, 0)[^1];
@@ -21,7 +21,7 @@ static class AugurRuns
     }
 
     /// <summary>Logits of every token of <paramref name="tokens"/>, placed at positions from <paramref name="start"/>.</summary>
-    public static float[][] Logits(LlamaModel model, IKvCache cache, ReadOnlySpan<int> tokens, int start)
+    public static float[][] Logits(ITransformer model, IKvCache cache, ReadOnlySpan<int> tokens, int start)
     {
         var batch = new Batch(tokens.Length);
         for (int i = 0; i < tokens.Length; i++) batch.Add(tokens[i], start + i, 0, logits: true);

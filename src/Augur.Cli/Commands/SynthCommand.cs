@@ -2,6 +2,7 @@ using Augur.Conversion;
 using Augur.Tensors;
 using System.CommandLine;
 using Augur.Model;
+using Augur.Model.Architectures;
 using Spectre.Console;
 using Augur.Tokenizers;
 
@@ -12,6 +13,7 @@ static class SynthCommand
 {
     public static Command Create()
     {
+        var arch = new Option<string?>("--arch") { Description = $"model family ({string.Join(", ", Families.Names)}); default: the preset's, else llama" };
         var output = new Option<string>("--out", "-o") { Description = $"the GGUF file to write; a bare name goes to the cache folder ({SyntheticModel.CacheFolder})", Required = true };
         var preset = new Option<string?>("--preset") { Description = $"a named shape ({string.Join(", ", SyntheticModel.Presets.Keys)}); the options below override it" };
         var dim = new Option<int?>("--dim") { Description = "embedding width" };
@@ -24,9 +26,9 @@ static class SynthCommand
         var seed = new Option<ulong>("--seed") { Description = "random seed (same seed, same file)", DefaultValueFactory = _ => 1 };
         var ctx = new Option<int>("--ctx") { Description = "context length recorded in the file", DefaultValueFactory = _ => SyntheticModel.DefaultContextLength };
 
-        var cmd = new Command("synth", "write a random-weight llama GGUF with a real vocabulary")
+        var cmd = new Command("synth", "write a random-weight GGUF of any supported family with a real vocabulary")
         {
-            output, preset, dim, layers, heads, kvHeads, ffn, vocabFrom, type, seed, ctx,
+            output, arch, preset, dim, layers, heads, kvHeads, ffn, vocabFrom, type, seed, ctx,
         };
         cmd.SetAction(r => CliErrors.Run(() =>
         {
@@ -36,8 +38,12 @@ static class SynthCommand
             int Need(Option<int?> o, int? fallback) =>
                 r.GetValue(o) ?? fallback ?? throw new InvalidRequestException($"{o.Name} is required without --preset");
             int h = Need(heads, basis?.Heads);
-            var shape = new SyntheticModel.Shape(Need(dim, basis?.Dim), Need(layers, basis?.Layers), h,
-                r.GetValue(kvHeads) ?? basis?.KvHeads ?? h, Need(ffn, basis?.HiddenDim));
+            var shape = (basis ?? new SyntheticModel.Shape(0, 0, 0, 0, 0)) with
+            {
+                Dim = Need(dim, basis?.Dim), Layers = Need(layers, basis?.Layers), Heads = h,
+                KvHeads = r.GetValue(kvHeads) ?? basis?.KvHeads ?? h, HiddenDim = Need(ffn, basis?.HiddenDim),
+            };
+            string family = r.GetValue(arch) ?? (r.GetValue(preset) is { } p ? SyntheticModel.PresetArchitecture(p) : null) ?? "llama";
             var ggmlType = r.GetValue(type) switch
             {
                 "f32" => GgmlType.F32,
@@ -48,21 +54,21 @@ static class SynthCommand
             var (vocab, chatTemplate) = SyntheticModel.ReadVocabulary(r.GetValue(vocabFrom) ?? SharedAssets.Model("llama2-tokenizer.model"));
             TokenizerFactory.Create(vocab); // fail before writing gigabytes if the vocabulary cannot tokenize
             ModelConfig config;
-            try { config = SyntheticModel.Config(shape, vocab.Count, r.GetValue(ctx)); }
+            try { config = SyntheticModel.Config(shape, vocab.Count, r.GetValue(ctx), family); }
             catch (ModelFormatException e) { throw new InvalidRequestException(e.Message); }
 
             string path = SyntheticModel.ResolvePath(r.GetValue(output)!);
             Directory.CreateDirectory(Path.GetDirectoryName(path)!);
-            long total = SyntheticModel.TensorBytes(config, ggmlType);
+            long total = SyntheticModel.TensorBytes(config, ggmlType, shape.RopeFactors);
             AnsiConsole.Progress()
                 .Columns(new TaskDescriptionColumn(), new ProgressBarColumn(), new PercentageColumn(), new TransferSpeedColumn(), new RemainingTimeColumn())
                 .Start(p =>
                 {
                     var task = p.AddTask(Markup.Escape(Path.GetFileName(path)), maxValue: total);
-                    SyntheticModel.Write(path, config, vocab, ggmlType, r.GetValue(seed), written => task.Value = written, chatTemplate: chatTemplate);
+                    SyntheticModel.Write(path, config, vocab, ggmlType, r.GetValue(seed), written => task.Value = written, chatTemplate: chatTemplate, ropeFactors: shape.RopeFactors);
                 });
-            long parameters = SyntheticModel.Parameters(config);
-            Console.WriteLine($"wrote {path}: dim {config.Dim}, {config.Layers} layers, {config.Heads} heads ({config.KvHeads} kv), ffn {config.HiddenDim}, " +
+            long parameters = SyntheticModel.Parameters(config, shape.RopeFactors);
+            Console.WriteLine($"wrote {path}: {config.Architecture}, dim {config.Dim}, {config.Layers} layers, {config.Heads} heads ({config.KvHeads} kv) of {config.HeadDim}, ffn {config.HiddenDim}, " +
                               $"vocab {config.VocabSize}, {ggmlType}, ~{parameters / 1e6:F1}M parameters, {new FileInfo(path).Length:N0} bytes");
             return 0;
         }));

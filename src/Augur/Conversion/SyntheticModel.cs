@@ -6,38 +6,72 @@ using System.Numerics.Tensors;
 using System.Runtime.InteropServices;
 using Augur.Gguf;
 using Augur.Tokenizers;
+using Augur.Model.Architectures;
 
 namespace Augur.Conversion;
 
 /// <summary>
-/// Writes random-weight Llama GGUF files with a real vocabulary, for benchmarks and peer tests at sizes
-/// no shared file has. Weights are N(0, 0.02) (the usual initialisation, so activations stay in a sane
-/// range through every layer), norms are 1, the classifier is tied to the embedding. Everything follows
-/// from the seed: each tensor draws from its own stream, seeded by the seed and the tensor's index.
-/// Tensors are generated while the file is written, a chunk at a time, so a multi-gigabyte model never
-/// sits in memory.
+/// Writes random-weight GGUF files of any family Augur runs (<see cref="Families"/>), with a real vocabulary, for
+/// benchmarks and peer tests at sizes no shared file has: the family's exact tensor set and the metadata keys
+/// llama.cpp's converter writes. Weights are N(0, 0.02) (the usual initialisation, so activations stay in a sane
+/// range through every layer), norms are 1, the classifier is tied to the embedding (Phi-3 has its own, as its
+/// converter writes one). Everything follows from the seed: each tensor draws from its own stream, seeded by the
+/// seed and the tensor's index. Tensors are generated while the file is written, a chunk at a time, so a
+/// multi-gigabyte model never sits in memory.
 /// </summary>
 public static class SyntheticModel
 {
-    /// <summary>A model shape: widths, depth and heads.</summary>
-    public sealed record Shape(int Dim, int Layers, int Heads, int KvHeads, int HiddenDim);
+    /// <summary>
+    /// A model shape. <paramref name="HeadDim"/> 0 means dim / heads; <paramref name="SlidingWindow"/> applies to
+    /// families with sliding layers (Gemma 3: 512 when 0); <paramref name="RopeFactors"/> writes Llama 3's
+    /// <c>rope_freqs</c> or Phi-3's LongRoPE factors.
+    /// </summary>
+    public sealed record Shape(int Dim, int Layers, int Heads, int KvHeads, int HiddenDim, int HeadDim = 0, int SlidingWindow = 0, bool RopeFactors = false);
 
     public const float WeightStd = 0.02f;
     public const int DefaultContextLength = 2048;
 
-    /// <summary>Named shapes: <c>110m</c> (llama2.c's stories110M) and <c>1b</c> (a TinyLlama-like width, 16 layers).</summary>
+    /// <summary>Named shapes: the real models' for the named ones (architecture in <see cref="PresetArchitecture"/>), <c>110m</c> (llama2.c's stories110M), <c>1b</c> (a TinyLlama-like width, 16 layers), <c>tiny</c> for tests.</summary>
     public static readonly IReadOnlyDictionary<string, Shape> Presets = new Dictionary<string, Shape>
     {
+        ["tiny"] = new(256, 2, 4, 2, 512),
         ["110m"] = new(768, 12, 12, 12, 2048),
         ["1b"] = new(2048, 16, 32, 8, 5632),
+        ["llama3.2-1b"] = new(2048, 16, 32, 8, 8192, RopeFactors: true),
+        ["qwen3-0.6b"] = new(1024, 28, 16, 8, 3072, HeadDim: 128),
+        ["gemma3-1b"] = new(1152, 26, 4, 1, 6912, HeadDim: 256, SlidingWindow: 512),
     };
 
-    public static ModelConfig Config(Shape shape, int vocabSize, int contextLength = DefaultContextLength)
+    /// <summary>The architecture a preset names, if it names one.</summary>
+    public static string? PresetArchitecture(string preset) => preset switch
     {
-        var c = new ModelConfig("llama", shape.Dim, shape.HiddenDim, shape.Layers, shape.Heads, shape.KvHeads, vocabSize,
-            contextLength, RopeDim: shape.Dim / Math.Max(shape.Heads, 1), RopeBase: 10000f, NormEps: 1e-5f);
-        c.Validate("synthetic model");
-        return c;
+        "llama3.2-1b" => "llama",
+        "qwen3-0.6b" => "qwen3",
+        "gemma3-1b" => "gemma3",
+        _ => null,
+    };
+
+    /// <summary>
+    /// The config a file of this family and shape carries, as <see cref="ModelLoader.ReadConfig"/> reads it back
+    /// (the family defaults below are those of its real models: RoPE bases, norm epsilons).
+    /// </summary>
+    public static ModelConfig Config(Shape shape, int vocabSize, int contextLength = DefaultContextLength, string architecture = "llama")
+    {
+        int headDim = shape.HeadDim > 0 ? shape.HeadDim : shape.Dim / Math.Max(shape.Heads, 1);
+        var family = Families.Get(architecture, "synthetic model");
+        var written = family.Typical(new ModelConfig(architecture, shape.Dim, shape.HiddenDim, shape.Layers, shape.Heads, shape.KvHeads, vocabSize,
+            contextLength, RopeDim: headDim, RopeBase: shape.RopeFactors && architecture == "llama" ? 500000f : 10000f, NormEps: 1e-5f)
+        {
+            HeadDim = headDim,
+            RopeOriginalContext = contextLength,
+            TiedClassifier = true,
+            // Phi-3's converter writes LongRoPE's attention factor with its factors: √(1 + ln(scale) / ln(original)), here for 128k over 4k.
+            RopeAttentionFactor = shape.RopeFactors && architecture == "phi3" ? MathF.Sqrt(1 + MathF.Log(32) / MathF.Log(4096)) : 1f,
+        }, shape.SlidingWindow);
+        var keys = ModelMetadata.Keys(written).ToDictionary(k => k.Key, k => k.Value);
+        var config = family.Configure(written, keys.GetValueOrDefault);
+        config.Validate("synthetic model");
+        return config;
     }
 
     /// <summary>
@@ -57,11 +91,11 @@ public static class SyntheticModel
     }
 
     /// <summary>Bytes of tensor data a file of this shape and type holds (what <c>Write</c>'s progress counts up to).</summary>
-    public static long TensorBytes(ModelConfig c, GgmlType type) =>
-        Tensors(c, type).Sum(t => GgufWriter.TensorBytes(t.Type, t.Shape));
+    public static long TensorBytes(ModelConfig c, GgmlType type, bool ropeFactors = false) =>
+        Tensors(c, type, ropeFactors).Sum(t => GgufWriter.TensorBytes(t.Type, t.Shape));
 
-    public static long Parameters(ModelConfig c) =>
-        Tensors(c, GgmlType.F32).Sum(t => t.Shape.Aggregate(1L, (a, b) => a * b));
+    public static long Parameters(ModelConfig c, bool ropeFactors = false) =>
+        Tensors(c, GgmlType.F32, ropeFactors).Sum(t => t.Shape.Aggregate(1L, (a, b) => a * b));
 
     /// <summary>Where generated models go: <c>$AUGUR_CACHE</c>, else <c>~/.cache/augur</c> (outside the repository: they are large).</summary>
     public static string CacheFolder =>
@@ -74,59 +108,93 @@ public static class SyntheticModel
         Path.GetFileName(path) == path ? Path.Combine(CacheFolder, path) : Path.GetFullPath(path);
 
     /// <summary>
-    /// Writes the model to <paramref name="path"/>: matrices in <paramref name="type"/> (F32 or F16), norms in F32.
+    /// Writes the model to <paramref name="path"/>: matrices in <paramref name="type"/> (F32 or F16), vectors in F32
+    /// (norms 1, biases random, RoPE factors when <paramref name="ropeFactors"/>, see <see cref="Shape"/>).
     /// <paramref name="progress"/> is called with the tensor bytes written so far.
     /// </summary>
     public static void Write(string path, ModelConfig c, Vocabulary vocab, GgmlType type = GgmlType.F32, ulong seed = 1,
-        Action<long>? progress = null, string? name = null, string? chatTemplate = null)
+        Action<long>? progress = null, string? name = null, string? chatTemplate = null, bool ropeFactors = false)
     {
         if (type is not (GgmlType.F32 or GgmlType.F16)) throw new ArgumentException($"synthetic weights are F32 or F16, not {type}", nameof(type));
         if (vocab.Count != c.VocabSize)
             throw new ArgumentException($"the vocabulary has {vocab.Count} tokens but the config says {c.VocabSize}", nameof(vocab));
         var w = new GgufWriter();
-        Llama2cConverter.WriteConfig(w, c, name ?? $"synthetic-{c.Dim}x{c.Layers}", fileType: type == GgmlType.F32 ? 0u : 1u);
+        ModelMetadata.Write(w, c, name ?? $"synthetic-{c.Dim}x{c.Layers}", fileType: type == GgmlType.F32 ? 0u : 1u);
         vocab.WriteTo(w);
         if (chatTemplate is not null) w.Set("tokenizer.chat_template", GgufValue.Of(chatTemplate));
         long written = 0;
         int index = 0;
-        foreach (var (tensorName, tensorType, shape) in Tensors(c, type))
+        var factors = RopeFactorTensors(c, ropeFactors).ToDictionary(f => f.Name, f => f.Values);
+        foreach (var (tensorName, tensorType, shape) in Tensors(c, type, ropeFactors))
         {
             ulong stream = Mix(seed ^ Mix((ulong)++index));
-            bool norm = shape.Length == 1;
+            bool norm = shape.Length == 1 && !tensorName.EndsWith(".bias", StringComparison.Ordinal);
             w.AddTensor(tensorName, tensorType, shape, s =>
             {
                 long elements = shape.Aggregate(1L, (a, b) => a * b);
-                written = norm ? WriteOnes(s, elements, written, progress) : WriteNormal(s, tensorType, elements, stream, written, progress);
+                written = factors.TryGetValue(tensorName, out var values) ? WriteFloats(s, values, written, progress)
+                    : norm ? WriteFloats(s, Ones(elements), written, progress)
+                    : WriteNormal(s, tensorType, elements, stream, written, progress);
             });
         }
         w.Write(path);
     }
 
-    /// <summary>The tensors in file order: embedding, then per layer the llama.cpp order, then the final norm.</summary>
-    static IEnumerable<(string Name, GgmlType Type, long[] Shape)> Tensors(ModelConfig c, GgmlType type)
+    /// <summary>The tensors in file order: embedding, rope factors, the blocks as the family lays them out, final norm, classifier.</summary>
+    static IEnumerable<(string Name, GgmlType Type, long[] Shape)> Tensors(ModelConfig c, GgmlType type, bool ropeFactors)
     {
+        var family = Families.Get(c.Architecture, "synthetic model");
         yield return (TensorNames.TokenEmbedding, type, [c.Dim, c.VocabSize]);
+        foreach (var (name, _) in RopeFactorTensors(c, ropeFactors)) yield return (name, GgmlType.F32, [c.RopeDim / 2]);
         for (int l = 0; l < c.Layers; l++)
-        {
-            yield return (TensorNames.AttnNorm(l), GgmlType.F32, [c.Dim]);
-            yield return (TensorNames.Wq(l), type, [c.Dim, c.Dim]);
-            yield return (TensorNames.Wk(l), type, [c.Dim, c.KvDim]);
-            yield return (TensorNames.Wv(l), type, [c.Dim, c.KvDim]);
-            yield return (TensorNames.Wo(l), type, [c.Dim, c.Dim]);
-            yield return (TensorNames.FfnNorm(l), GgmlType.F32, [c.Dim]);
-            yield return (TensorNames.Gate(l), type, [c.Dim, c.HiddenDim]);
-            yield return (TensorNames.Down(l), type, [c.HiddenDim, c.Dim]);
-            yield return (TensorNames.Up(l), type, [c.Dim, c.HiddenDim]);
-        }
+            foreach (var (name, shape) in family.LayerTensors(c, l))
+                yield return (name, shape.Length == 1 ? GgmlType.F32 : type, shape);
         yield return (TensorNames.OutputNorm, GgmlType.F32, [c.Dim]);
+        if (!c.TiedClassifier) yield return (TensorNames.Output, type, [c.Dim, c.VocabSize]);
+    }
+
+    /// <summary>
+    /// Llama 3.1's <c>rope_freqs</c> (the converter's formula: factor 32, low/high-frequency factors 1 and 4, original
+    /// context 8192) or, for Phi-3, LongRoPE's short and long factors (smooth ramps from 1 to 1.5 and to 8).
+    /// </summary>
+    static IEnumerable<(string Name, float[] Values)> RopeFactorTensors(ModelConfig c, bool wanted)
+    {
+        if (!wanted) yield break;
+        int half = c.RopeDim / 2;
+        if (c.Architecture == "phi3")
+        {
+            yield return (TensorNames.RopeFactorsLong, [.. Enumerable.Range(0, half).Select(i => 1f + 7f * i / half)]);
+            yield return (TensorNames.RopeFactorsShort, [.. Enumerable.Range(0, half).Select(i => 1f + 0.5f * i / half)]);
+            yield break;
+        }
+        const double factor = 32, low = 1, high = 4, original = 8192;
+        var f = new float[half];
+        for (int i = 0; i < half; i++)
+        {
+            double wavelength = 2 * Math.PI * Math.Pow(c.RopeBase, 2.0 * i / c.RopeDim);
+            if (wavelength < original / high) f[i] = 1;
+            else if (wavelength > original / low) f[i] = (float)factor;
+            else
+            {
+                double smooth = (original / wavelength - low) / (high - low);
+                f[i] = (float)(1 / ((1 - smooth) / factor + smooth));
+            }
+        }
+        yield return (TensorNames.RopeFreqs, f);
     }
 
     const int Chunk = 1 << 16; // floats generated and written at a time
 
-    static long WriteOnes(Stream s, long elements, long written, Action<long>? progress)
+    static float[] Ones(long elements)
     {
-        var bytes = new byte[elements * 4];
-        MemoryMarshal.Cast<byte, float>(bytes.AsSpan()).Fill(1f);
+        var ones = new float[elements];
+        ones.AsSpan().Fill(1f);
+        return ones;
+    }
+
+    static long WriteFloats(Stream s, float[] values, long written, Action<long>? progress)
+    {
+        var bytes = MemoryMarshal.AsBytes(values.AsSpan());
         s.Write(bytes);
         written += bytes.Length;
         progress?.Invoke(written);

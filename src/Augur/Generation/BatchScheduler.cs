@@ -47,7 +47,7 @@ public sealed class SchedulerBusyException(string message) : AugurException(mess
 /// </summary>
 public sealed class BatchScheduler : IDisposable
 {
-    readonly LlamaModel _model;
+    readonly ITransformer _model;
     readonly ITokenizer _tokenizer;
     readonly KvCache _cache;
     readonly Batch _batch;
@@ -68,7 +68,7 @@ public sealed class BatchScheduler : IDisposable
     /// <param name="parallel">Requests computed together (cache rows).</param>
     /// <param name="contextLength">Cells per request (default: the model's trained context).</param>
     /// <param name="maxWaiting">Requests that may wait for a slot before <see cref="Submit"/> refuses more.</param>
-    public BatchScheduler(LlamaModel model, ITokenizer tokenizer, int parallel = 1, int? contextLength = null, int maxWaiting = 64, KvType kvType = KvType.F32)
+    public BatchScheduler(ITransformer model, ITokenizer tokenizer, int parallel = 1, int? contextLength = null, int maxWaiting = 64, KvType kvType = KvType.F32)
     {
         if (parallel < 1) throw new InvalidRequestException($"parallel must be ≥ 1 (got {parallel})");
         if (contextLength is < 2) throw new InvalidRequestException($"context length must be ≥ 2 (got {contextLength})");

@@ -58,4 +58,6 @@ public sealed record GenerationResult(
     public double GeneratedTokensPerSecond => Ids.Length / Math.Max(GenerationTime.TotalSeconds, 1e-9);
     /// <summary>Speculation counters when a drafter was used.</summary>
     public Augur.Speculative.SpeculativeStats? Speculation { get; init; }
+    /// <summary>Leading prompt tokens whose cache cells were kept from the previous request (not prefilled again).</summary>
+    public int ReusedPromptTokens { get; init; }
 }

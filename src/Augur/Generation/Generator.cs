@@ -13,17 +13,20 @@ namespace Augur.Generation;
 /// The generation loop for one request at a time: tokenize, prefill the prompt in batches, then repeat a
 /// step that scores the last token — plus a draft tree when a <see cref="Drafter"/> is set — and emits one
 /// or more tokens (see <see cref="Verifier"/>). Text streams without splitting a character or leaking a stop string.
+/// The cache outlives a request: the next prompt reuses the cells of its longest common prefix with what the
+/// cache holds (a chat's earlier turns), so only the new tokens are prefilled.
 /// </summary>
 public sealed class Generator
 {
-    readonly LlamaModel _model;
+    readonly ITransformer _model;
     readonly ITokenizer _tokenizer;
     readonly IKvCache _cache;
     readonly Batch _batch;
     readonly Verifier _verifier;
+    readonly List<int> _cached = []; // the tokens whose keys and values the cache's cells hold, in cell order
     const int Sequence = 0;
 
-    public Generator(LlamaModel model, ITokenizer tokenizer, int? contextLength = null, KvType kvType = KvType.F32)
+    public Generator(ITransformer model, ITokenizer tokenizer, int? contextLength = null, KvType kvType = KvType.F32)
     {
         _model = model;
         _tokenizer = tokenizer;
@@ -48,8 +51,11 @@ public sealed class Generator
         _verifier.Reset(seed);
 
         var clock = Stopwatch.StartNew();
-        _cache.Clear(Sequence);
-        Prefill(prompt.AsSpan(0, prompt.Length - 1));
+        int reused = ReusablePrefix(prompt);
+        _cache.Trim(Sequence, reused);
+        _cached.RemoveRange(reused, _cached.Count - reused);
+        Prefill(prompt.AsSpan(0, prompt.Length - 1), reused);
+        _cached.AddRange(prompt.AsSpan(reused, prompt.Length - 1 - reused));
         var promptTime = clock.Elapsed;
         clock.Restart();
 
@@ -99,16 +105,35 @@ public sealed class Generator
             text.Append(rest);
             if (rest.Length > 0) onToken?.Invoke(new TokenEvent(-1, rest, 0, false));
         }
+        // The cells now hold context minus its last token (or, after a stop inside an accepted draft, more): keep
+        // what matches the context.
+        int kept = Math.Min(_cache.Length(Sequence), context.Count);
+        _cache.Trim(Sequence, kept);
+        _cached.Clear();
+        _cached.AddRange(System.Runtime.InteropServices.CollectionsMarshal.AsSpan(context)[..kept]);
         return new GenerationResult(prompt, ids.ToArray(), text.ToString(), finish, seed, promptTime, clock.Elapsed)
         {
             Speculation = drafter is null ? null : stats,
+            ReusedPromptTokens = reused,
         };
     }
 
-    /// <summary>Computes the prompt in batches (no logits needed: the last prompt token is the first step's root).</summary>
-    void Prefill(ReadOnlySpan<int> prompt)
+    /// <summary>
+    /// How many leading prompt tokens the cache already holds, at most all but the last (which the first step
+    /// feeds); none when the cache was changed from outside since the last request.
+    /// </summary>
+    int ReusablePrefix(int[] prompt)
     {
-        for (int start = 0; start < prompt.Length; start += _batch.Capacity)
+        if (_cache.Length(Sequence) != _cached.Count) { _cached.Clear(); _cache.Clear(Sequence); return 0; }
+        int n = 0, max = Math.Min(_cached.Count, prompt.Length - 1);
+        while (n < max && _cached[n] == prompt[n]) n++;
+        return n;
+    }
+
+    /// <summary>Computes prompt[from..] in batches (no logits needed: the last prompt token is the first step's root).</summary>
+    void Prefill(ReadOnlySpan<int> prompt, int from)
+    {
+        for (int start = from; start < prompt.Length; start += _batch.Capacity)
         {
             int n = Math.Min(_batch.Capacity, prompt.Length - start);
             _batch.Clear();

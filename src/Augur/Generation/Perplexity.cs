@@ -16,7 +16,7 @@ public sealed record PerplexityResult(double Perplexity, double MeanNegativeLogL
 public static class Perplexity
 {
     /// <param name="progress">Called after each chunk with (chunks done, chunks in all).</param>
-    public static PerplexityResult Measure(LlamaModel model, ITokenizer tokenizer, string text, int contextLength, Action<int, int>? progress = null)
+    public static PerplexityResult Measure(ITransformer model, ITokenizer tokenizer, string text, int contextLength, Action<int, int>? progress = null)
     {
         if (contextLength < 4) throw new InvalidRequestException($"the context length must be at least 4 tokens (got {contextLength})");
         if (contextLength > model.Config.ContextLength)

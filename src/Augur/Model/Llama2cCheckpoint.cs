@@ -39,7 +39,7 @@ public sealed unsafe class Llama2cCheckpoint : IDisposable
         int dim = h[0], hidden = h[1], layers = h[2], heads = h[3], kvHeads = h[4], vocab = Math.Abs(h[5]), seqLen = h[6];
         SharedClassifier = h[5] > 0;
         var config = new ModelConfig("llama", dim, hidden, layers, heads, kvHeads, vocab, seqLen,
-            RopeDim: heads > 0 ? dim / heads : 0, RopeBase: 10000f, NormEps: 1e-5f);
+            RopeDim: heads > 0 ? dim / heads : 0, RopeBase: 10000f, NormEps: 1e-5f) { TiedClassifier = SharedClassifier };
         config.Validate(path);
         Config = config;
 

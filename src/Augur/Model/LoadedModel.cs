@@ -5,10 +5,10 @@ using Augur.Tokenizers;
 namespace Augur.Model;
 
 /// <summary>A model file opened for use: the transformer and its tokenizer.</summary>
-public sealed class LoadedModel(string path, LlamaModel model, ITokenizer tokenizer) : IDisposable
+public sealed class LoadedModel(string path, ITransformer model, ITokenizer tokenizer) : IDisposable
 {
     public string Path { get; } = path;
-    public LlamaModel Model { get; } = model;
+    public ITransformer Model { get; } = model;
     public ITokenizer Tokenizer { get; } = tokenizer;
     public ModelConfig Config => Model.Config;
 
@@ -29,7 +29,7 @@ public sealed class LoadedModel(string path, LlamaModel model, ITokenizer tokeni
                 var vocab = tokenizerPath is null ? Vocabulary.FromGguf(file) : Vocabulary.FromFile(tokenizerPath, config.VocabSize);
                 CheckVocabulary(path, vocab, config);
                 var weights = ModelLoader.LoadWeights(file, config);
-                return new LoadedModel(path, new LlamaModel(config, weights, pool, maxBatch), TokenizerFactory.Create(vocab));
+                return new LoadedModel(path, new Transformer(config, weights, pool, maxBatch), TokenizerFactory.Create(vocab));
             }
             catch
             {
@@ -45,7 +45,7 @@ public sealed class LoadedModel(string path, LlamaModel model, ITokenizer tokeni
             var vocab = Vocabulary.FromFile(tokenizerPath, ckpt.Config.VocabSize);
             CheckVocabulary(tokenizerPath, vocab, ckpt.Config);
             var weights = ModelLoader.LoadWeights(ckpt);
-            return new LoadedModel(path, new LlamaModel(ckpt.Config, weights, pool, maxBatch), TokenizerFactory.Create(vocab));
+            return new LoadedModel(path, new Transformer(ckpt.Config, weights, pool, maxBatch), TokenizerFactory.Create(vocab));
         }
         catch
         {

@@ -1,103 +1,98 @@
 using Augur.Gguf;
+using Augur.Model.Architectures;
 using Augur.Tensors;
 
 namespace Augur.Model;
 
-/// <summary>Builds <see cref="ModelConfig"/> and <see cref="ModelWeights"/> from a GGUF file or a llama2.c checkpoint.</summary>
-public static unsafe class ModelLoader
+/// <summary>Builds <see cref="ModelConfig"/> and <see cref="ModelWeights"/> from a GGUF file (through its family) or a llama2.c checkpoint.</summary>
+public static class ModelLoader
 {
-    static readonly string[] SupportedArchitectures = ["llama"];
-
-    /// <summary>A tensor by canonical name: its type, GGUF shape and bytes; null if the file lacks it.</summary>
-    delegate (GgmlType Type, long[] Shape, nint Data)? TensorLookup(string name);
-
     public static ModelConfig ReadConfig(GgufFile file)
     {
         string arch = file.GetString("general.architecture");
-        if (!SupportedArchitectures.Contains(arch))
-            throw new ModelFormatException($"{file.Path}: architecture '{SafeText.Quote(arch)}' is not supported (supported: {string.Join(", ", SupportedArchitectures)})");
+        var family = Families.Get(arch, file.Path);
+        var config = family.Configure(CommonConfig(file, arch), file.Find);
+        config.Validate(file.Path);
+        return config;
+    }
+
+    /// <summary>The keys every family has, with llama.cpp's defaults where a key may be absent.</summary>
+    static ModelConfig CommonConfig(GgufFile file, string arch)
+    {
         int Int(string key)
         {
             long v = file.GetInt($"{arch}.{key}");
             return v is >= 0 and <= int.MaxValue ? (int)v : throw new ModelFormatException($"{file.Path}: metadata '{SafeText.Quote(arch)}.{key}' = {v} is out of range");
         }
+        int? OptionalInt(string key) => file.TryGetInt($"{arch}.{key}") is { } v ? Int(key) : null;
         int heads = Int("attention.head_count");
         int dim = Int("embedding_length");
+        int headDim = OptionalInt("attention.key_length") ?? dim / Math.Max(heads, 1);
+        if (OptionalInt("attention.value_length") is { } valueLength && valueLength != headDim)
+            throw new ModelFormatException($"{file.Path}: metadata '{arch}.attention.value_length' = {valueLength} differs from the key length {headDim}, which Augur does not support");
+        float ropeScale = 1f;
+        switch (file.Find($"{arch}.rope.scaling.type")?.Value as string ?? "none")
+        {
+            case "none" or "linear" or "longrope":
+                if (file.TryGetFloat($"{arch}.rope.scaling.factor") is { } factor and not 0) ropeScale = (float)(1 / factor);
+                break;
+            case var other:
+                throw new ModelFormatException($"{file.Path}: metadata '{arch}.rope.scaling.type' = '{other}' is not supported (supported: none, linear, longrope)");
+        }
         var tokens = file.TryGetArray<string>("tokenizer.ggml.tokens");
         var embd = file.FindTensor(TensorNames.TokenEmbedding);
         int vocab = tokens?.Length ?? (int)(file.TryGetInt($"{arch}.vocab_size") ?? embd?.Shape.ElementAtOrDefault(1) ?? 0);
-        var config = new ModelConfig(
+        int context = Int("context_length");
+        return new ModelConfig(
             arch, dim, Int("feed_forward_length"), Int("block_count"), heads,
-            (int)(file.TryGetInt($"{arch}.attention.head_count_kv") ?? heads),
+            OptionalInt("attention.head_count_kv") ?? heads,
             vocab,
-            Int("context_length"),
-            (int)(file.TryGetInt($"{arch}.rope.dimension_count") ?? dim / Math.Max(heads, 1)),
+            context,
+            OptionalInt("rope.dimension_count") ?? headDim,
             (float)(file.TryGetFloat($"{arch}.rope.freq_base") ?? 10000.0),
-            (float)(file.TryGetFloat($"{arch}.attention.layer_norm_rms_epsilon") ?? 1e-5));
-        config.Validate(file.Path);
-        return config;
+            (float)(file.TryGetFloat($"{arch}.attention.layer_norm_rms_epsilon") ?? 1e-5))
+        {
+            HeadDim = headDim,
+            RopeScale = ropeScale,
+            RopeAttentionFactor = (float)(file.TryGetFloat($"{arch}.rope.scaling.attn_factor") ?? 1.0),
+            RopeOriginalContext = OptionalInt("rope.scaling.original_context_length") ?? context,
+            TiedClassifier = file.FindTensor(TensorNames.Output) is null,
+        };
     }
 
     /// <summary>Weights from a GGUF file; they point into its mapping, which the returned weights own.</summary>
-    public static ModelWeights LoadWeights(GgufFile file, ModelConfig config)
+    public static unsafe ModelWeights LoadWeights(GgufFile file, ModelConfig config)
     {
-        return Build(config, file.Path, name =>
+        var tensors = new TensorReader(file.Path, name =>
         {
             var t = file.FindTensor(name);
             return t is null ? null : (t.Type, t.Shape, (nint)file.TensorData(t));
-        }, file);
+        });
+        return Build(config, Families.Get(config.Architecture, file.Path), tensors, file);
     }
 
     public static ModelWeights LoadWeights(Llama2cCheckpoint ckpt)
     {
         var byName = ckpt.Tensors.ToDictionary(t => t.Name);
-        return Build(ckpt.Config, ckpt.Path, name =>
-            byName.TryGetValue(name, out var t) ? (GgmlType.F32, t.Shape, t.Data) : null, ckpt);
+        var tensors = new TensorReader(ckpt.Path, name => byName.TryGetValue(name, out var t) ? (GgmlType.F32, t.Shape, t.Data) : null);
+        return Build(ckpt.Config, Families.Get("llama", ckpt.Path), tensors, ckpt);
     }
 
-    static ModelWeights Build(ModelConfig c, string path, TensorLookup lookup, IDisposable owner)
+    static ModelWeights Build(ModelConfig c, IArchitecture family, TensorReader tensors, IDisposable owner)
     {
-        (GgmlType, long[], nint) Require(string name) =>
-            lookup(name) ?? throw new ModelFormatException($"{path}: required tensor '{SafeText.Quote(name)}' is missing");
-
-        WeightMatrix Matrix(string name, int rows, int cols)
-        {
-            var (type, shape, data) = Require(name);
-            if (shape.Length != 2 || shape[0] != cols || shape[1] != rows)
-                throw new ModelFormatException($"{path}: tensor '{SafeText.Quote(name)}' has shape [{string.Join(", ", shape)}], expected [{cols}, {rows}]");
-            var format = WeightFormats.TryGet(type)
-                ?? throw new ModelFormatException($"{path}: tensor '{SafeText.Quote(name)}' has type {type}, which Augur cannot compute with yet");
-            return new WeightMatrix(name, format, (byte*)data, rows, cols);
-        }
-
-        float[] Vector(string name, int n)
-        {
-            var (type, shape, data) = Require(name);
-            if (shape.Length != 1 || shape[0] != n)
-                throw new ModelFormatException($"{path}: tensor '{SafeText.Quote(name)}' has shape [{string.Join(", ", shape)}], expected [{n}]");
-            var format = WeightFormats.TryGet(type)
-                ?? throw new ModelFormatException($"{path}: tensor '{SafeText.Quote(name)}' has type {type}, which Augur cannot compute with yet");
-            var v = new float[n];
-            fixed (float* dst = v) format.DequantizeRow((byte*)data, dst, n);
-            return v;
-        }
-
-        var embedding = Matrix(TensorNames.TokenEmbedding, c.VocabSize, c.Dim);
+        var embedding = tensors.Matrix(TensorNames.TokenEmbedding, c.VocabSize, c.Dim);
         var layers = new LayerWeights[c.Layers];
-        for (int l = 0; l < c.Layers; l++)
+        for (int l = 0; l < c.Layers; l++) layers[l] = family.LoadLayer(tensors, c, l);
+        var output = c.TiedClassifier ? embedding : tensors.Matrix(TensorNames.Output, c.VocabSize, c.Dim);
+        int half = c.RopeDim / 2;
+        RopeFactors? factors = null;
+        if (tensors.Has(TensorNames.RopeFreqs))
         {
-            layers[l] = new LayerWeights(
-                Vector(TensorNames.AttnNorm(l), c.Dim),
-                Matrix(TensorNames.Wq(l), c.Dim, c.Dim),
-                Matrix(TensorNames.Wk(l), c.KvDim, c.Dim),
-                Matrix(TensorNames.Wv(l), c.KvDim, c.Dim),
-                Matrix(TensorNames.Wo(l), c.Dim, c.Dim),
-                Vector(TensorNames.FfnNorm(l), c.Dim),
-                Matrix(TensorNames.Gate(l), c.HiddenDim, c.Dim),
-                Matrix(TensorNames.Up(l), c.HiddenDim, c.Dim),
-                Matrix(TensorNames.Down(l), c.Dim, c.HiddenDim));
+            var f = tensors.Vector(TensorNames.RopeFreqs, half);
+            factors = new RopeFactors(f, f, c.RopeOriginalContext);
         }
-        var output = lookup(TensorNames.Output) is null ? embedding : Matrix(TensorNames.Output, c.VocabSize, c.Dim);
-        return new ModelWeights(embedding, layers, Vector(TensorNames.OutputNorm, c.Dim), output, owner);
+        else if (tensors.Has(TensorNames.RopeFactorsShort) || tensors.Has(TensorNames.RopeFactorsLong))
+            factors = new RopeFactors(tensors.Vector(TensorNames.RopeFactorsShort, half), tensors.Vector(TensorNames.RopeFactorsLong, half), c.RopeOriginalContext);
+        return new ModelWeights(embedding, layers, tensors.Vector(TensorNames.OutputNorm, c.Dim), output, owner, factors);
     }
 }

@@ -5,9 +5,9 @@ sealed class RunState
 {
     public readonly int MaxBatch;
     public readonly float[] X;       // (batch, dim)     residual stream
-    public readonly float[] Xb;      // (batch, dim)     normed input / attention output
+    public readonly float[] Xb;      // (batch, max(dim, q_dim)) normed input (dim) / attention output (q_dim)
     public readonly float[] Xb2;     // (batch, dim)     projection output
-    public readonly float[] Q;       // (batch, dim)
+    public readonly float[] Q;       // (batch, q_dim)
     public readonly float[] K;       // (batch, kv_dim)
     public readonly float[] V;       // (batch, kv_dim)
     public readonly float[] Hb;      // (batch, hidden)  gate
@@ -15,6 +15,8 @@ sealed class RunState
     public readonly float[] Logits;  // (batch, vocab)   rows for the tokens that want logits
     public readonly float[] RopeCos; // (batch, rope_dim/2)
     public readonly float[] RopeSin; // (batch, rope_dim/2)
+    public readonly float[] LocalCos;// (batch, rope_dim/2) sliding-window layers' own base; empty without them
+    public readonly float[] LocalSin;// (batch, rope_dim/2)
     public readonly int[] Cell;      // (batch) cache cell each token is written to
     public readonly int[] VisibleEnd;// (batch) the token sees cells [0, VisibleEnd) ...
     public readonly int[] ExtraStart;// (batch + 1) ... plus Extra[ExtraStart[t] .. ExtraStart[t+1])
@@ -26,9 +28,9 @@ sealed class RunState
     {
         MaxBatch = maxBatch;
         X = Pinned((long)maxBatch * c.Dim);
-        Xb = Pinned((long)maxBatch * c.Dim);
+        Xb = Pinned((long)maxBatch * Math.Max(c.Dim, c.QDim));
         Xb2 = Pinned((long)maxBatch * c.Dim);
-        Q = Pinned((long)maxBatch * c.Dim);
+        Q = Pinned((long)maxBatch * c.QDim);
         K = Pinned((long)maxBatch * c.KvDim);
         V = Pinned((long)maxBatch * c.KvDim);
         Hb = Pinned((long)maxBatch * c.HiddenDim);
@@ -36,6 +38,9 @@ sealed class RunState
         Logits = Pinned((long)maxBatch * c.VocabSize);
         RopeCos = Pinned((long)maxBatch * c.RopeDim / 2);
         RopeSin = Pinned((long)maxBatch * c.RopeDim / 2);
+        long local = c.SlidingLayers is null ? 0 : (long)maxBatch * c.RopeDim / 2;
+        LocalCos = Pinned(local);
+        LocalSin = Pinned(local);
         Cell = new int[maxBatch];
         VisibleEnd = new int[maxBatch];
         ExtraStart = new int[maxBatch + 1];

@@ -10,14 +10,14 @@ namespace Augur.Speculative;
 public sealed class DraftModelDrafter : IDrafter
 {
     const float MinConfidence = 0.4f;
-    readonly LlamaModel _draft;
+    readonly ITransformer _draft;
     readonly IKvCache _cache;
     readonly Batch _batch;
     readonly List<int> _cached = []; // tokens whose cells the draft cache holds
     readonly int _draftLength;
 
     /// <param name="contextLength">The target's cache cells: the draft follows the same tokens, so it needs no more.</param>
-    public DraftModelDrafter(LlamaModel draft, int targetVocabSize, int draftLength = 8, int? contextLength = null)
+    public DraftModelDrafter(ITransformer draft, int targetVocabSize, int draftLength = 8, int? contextLength = null)
     {
         if (draft.Config.VocabSize != targetVocabSize)
             throw new InvalidRequestException($"the draft model's vocabulary ({draft.Config.VocabSize}) differs from the target's ({targetVocabSize})");

@@ -41,7 +41,7 @@ public static class Drafters
     /// The drafter called <paramref name="name"/> for <paramref name="model"/> decoding into sequence 0 of
     /// <paramref name="cache"/>; null for "none". "draft" needs <paramref name="draftModel"/>.
     /// </summary>
-    public static IDrafter? Create(string name, LlamaModel model, IKvCache cache, LlamaModel? draftModel = null, int draftMax = 10) => name switch
+    public static IDrafter? Create(string name, ITransformer model, IKvCache cache, ITransformer? draftModel = null, int draftMax = 10) => name switch
     {
         "swift" => new SwiftDrafter(model, cache, draftLength: draftMax),
         "draft" => new DraftModelDrafter(draftModel ?? throw new InvalidRequestException("--speculative draft needs --draft-model PATH"), model.Config.VocabSize, draftMax, cache.Capacity),

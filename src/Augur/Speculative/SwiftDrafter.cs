@@ -16,7 +16,7 @@ public sealed class SwiftDrafter : IDrafter
 {
     const int Window = 8;
     const float MinConfidence = 0.5f;
-    readonly LlamaModel _model;
+    readonly ITransformer _model;
     readonly IKvCache _cache;
     readonly int _sequence;
     readonly int _draftLength;
@@ -27,7 +27,7 @@ public sealed class SwiftDrafter : IDrafter
     int _steps, _emitted;
     readonly Stopwatch _clock = new();
 
-    public SwiftDrafter(LlamaModel model, IKvCache cache, int sequence = 0, int draftLength = 8)
+    public SwiftDrafter(ITransformer model, IKvCache cache, int sequence = 0, int draftLength = 8)
     {
         (_model, _cache, _sequence, _draftLength) = (model, cache, sequence, draftLength);
         int layers = model.Config.Layers;

@@ -17,7 +17,7 @@ namespace Augur.Speculative;
 /// </summary>
 public sealed class Verifier
 {
-    readonly LlamaModel _model;
+    readonly ITransformer _model;
     readonly IKvCache _cache;
     readonly int _sequence;
     Batch? _batch; // for Step only: under continuous batching the scheduler's batch carries the tree
@@ -29,7 +29,7 @@ public sealed class Verifier
     DraftTree _tree = null!;
     int _start, _rootRow, _last;
 
-    public Verifier(LlamaModel model, IKvCache cache, int sequence = 0)
+    public Verifier(ITransformer model, IKvCache cache, int sequence = 0)
     {
         _model = model;
         _cache = cache;

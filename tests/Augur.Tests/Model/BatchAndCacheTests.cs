@@ -11,7 +11,7 @@ namespace Augur.Tests.Model;
 public sealed class BatchAndCacheTests : IDisposable
 {
     readonly LoadedModel _loaded = LoadedModel.Open(Reference.Stories260KGguf);
-    LlamaModel M => _loaded.Model;
+    ITransformer M => _loaded.Model;
     static readonly int[] Prompt = Reference.Get("once_upon_a_time").PromptIds;
 
     public void Dispose() => _loaded.Dispose();

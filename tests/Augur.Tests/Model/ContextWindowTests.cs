@@ -37,7 +37,7 @@ public sealed class ContextWindowTests
     public void A_generator_for_a_4M_context_model_allocates_for_its_default_not_the_claim()
     {
         using var loaded = LoadedModel.Open(Reference.Stories260KGguf);
-        var model = new LlamaModel(Trained4M, loaded.Model.Weights);
+        var model = new Transformer(Trained4M, loaded.Model.Weights);
         long before = GC.GetTotalAllocatedBytes();
         var generator = new Generator(model, loaded.Tokenizer);
         Assert.Equal(ContextWindow.DefaultMax, generator.ContextLength);
