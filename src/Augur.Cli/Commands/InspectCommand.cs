@@ -37,12 +37,13 @@ static class InspectCommand
         {
             var v = f.Metadata[key];
             string type = v.IsArray ? $"{v.ElementType}[{v.ArrayLength}]" : v.Type.ToString();
-            meta.AddRow(Markup.Escape(key), Markup.Escape(type), Markup.Escape(Show(v))); // "String[512]" would read as markup
+            // Keys, values and names are the file's: escaped and cut (SafeText), so a file cannot drive the terminal.
+            meta.AddRow(Markup.Escape(SafeText.Quote(key, 200)), Markup.Escape(type), Markup.Escape(SafeText.Quote(Show(v), 200))); // "String[512]" would read as markup
         }
         AnsiConsole.Write(meta);
         var tensors = new Table().AddColumn(new TableColumn("name").NoWrap()).AddColumns("type", "shape").AddColumn(new TableColumn("bytes").RightAligned()).AddColumn(new TableColumn("offset").RightAligned());
         foreach (var t in f.Tensors)
-            tensors.AddRow(Markup.Escape(t.Name), t.Type.ToString(), string.Join(" × ", t.Shape), t.ByteSize.ToString("N0"), t.Offset.ToString("N0"));
+            tensors.AddRow(Markup.Escape(SafeText.Quote(t.Name, 200)), t.Type.ToString(), string.Join(" × ", t.Shape), t.ByteSize.ToString("N0"), t.Offset.ToString("N0"));
         AnsiConsole.Write(tensors);
         long parameters = f.Tensors.Sum(t => t.ElementCount);
         Console.WriteLine($"{parameters:N0} parameters");

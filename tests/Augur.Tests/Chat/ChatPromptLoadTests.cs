@@ -48,6 +48,14 @@ public sealed class ChatPromptLoadTests : IDisposable
     }
 
     [Fact]
+    public void A_template_nested_too_deeply_to_parse_is_reported_not_fatal()
+    {
+        using var model = ModelWithTemplate("{{ " + new string('(', 100_000) + "1" + new string(')', 100_000) + " }}");
+        var chat = ChatPrompt.ForModel(model);
+        Assert.Contains("nested too deeply", chat.LoadProblem);
+    }
+
+    [Fact]
     public void A_template_refusing_the_probe_on_purpose_is_still_used()
     {
         using var model = ModelWithTemplate("{% if messages[0].role != 'system' %}{{ raise_exception('a system message is required') }}{% endif %}{{ messages[1].content }}");
