@@ -31,7 +31,10 @@ public static class SyntheticModel
     public const float WeightStd = 0.02f;
     public const int DefaultContextLength = 2048;
 
-    /// <summary>Named shapes: the real models' for the named ones (architecture in <see cref="PresetArchitecture"/>), <c>110m</c> (llama2.c's stories110M), <c>1b</c> (a TinyLlama-like width, 16 layers), <c>tiny</c> for tests.</summary>
+    /// <summary>
+    /// Named shapes: the real models' for the named ones (their architecture: <see cref="PresetArchitecture"/>),
+    /// <c>110m</c> (llama2.c's stories110M), <c>1b</c> (a TinyLlama-like width, 16 layers), <c>tiny</c> for tests.
+    /// </summary>
     public static readonly IReadOnlyDictionary<string, Shape> Presets = new Dictionary<string, Shape>
     {
         ["tiny"] = new(256, 2, 4, 2, 512),
@@ -52,8 +55,9 @@ public static class SyntheticModel
     };
 
     /// <summary>
-    /// The config a file of this family and shape carries, as <see cref="ModelLoader.ReadConfig"/> reads it back
-    /// (the family defaults below are those of its real models: RoPE bases, norm epsilons).
+    /// The config a file of this family and shape carries, as <see cref="ModelLoader.ReadConfig"/> reads it back: the
+    /// shape, the family's real models' RoPE base and epsilon (<see cref="IArchitecture.Typical"/>), then what the
+    /// family's own metadata keys imply (<see cref="IArchitecture.Configure"/>).
     /// </summary>
     public static ModelConfig Config(Shape shape, int vocabSize, int contextLength = DefaultContextLength, string architecture = "llama")
     {
