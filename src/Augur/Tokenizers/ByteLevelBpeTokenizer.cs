@@ -137,7 +137,8 @@ public sealed class ByteLevelBpeTokenizer : ITokenizer
         public readonly List<(int, int)> Words = [];
         public char[] Chars = new char[256];
         public int[] Ids = new int[256], Prev = new int[256], Next = new int[256];
-        public readonly PriorityQueue<(int Left, int Right, int LeftId, int RightId), (int Rank, int Left)> Queue = new();
+        /// <summary>Candidate pairs by (rank, left position) packed into one long: fast to compare.</summary>
+        public readonly PriorityQueue<(int Left, int LeftId, int RightId), long> Queue = new();
     }
 
     void EncodeText(ReadOnlySpan<char> text, List<int> output, Work w)
@@ -184,14 +185,16 @@ public sealed class ByteLevelBpeTokenizer : ITokenizer
         {
             if (left < 0 || right < 0) return;
             if (_merges.TryGetValue((long)ids[left] << 32 | (uint)ids[right], out var m))
-                queue.Enqueue((left, right, ids[left], ids[right]), (m.Rank, left));
+                queue.Enqueue((left, ids[left], ids[right]), (long)m.Rank << 32 | (uint)left);
         }
         for (int i = 0; i + 1 < n; i++) TryAdd(i, i + 1);
         while (queue.TryDequeue(out var pair, out _))
         {
-            var (left, right, leftId, rightId) = pair;
-            // Stale: one side was merged away or changed since this pair was queued.
-            if (ids[left] != leftId || ids[right] != rightId || next[left] != right) continue;
+            var (left, leftId, rightId) = pair;
+            int right = next[left];
+            // Stale: the left symbol changed, or its neighbour is no longer this pair's right piece (a neighbour with the
+            // same piece is the same pair at the same priority, so merging it is right).
+            if (ids[left] != leftId || right < 0 || ids[right] != rightId) continue;
             ids[left] = _merges[(long)leftId << 32 | (uint)rightId].Id;
             ids[right] = -1;
             next[left] = next[right];

@@ -17,7 +17,6 @@ public sealed class PreTokenizer
 
     readonly Rule[] _passes;
 
-    public string Name { get; }
     /// <summary>A word that is itself a piece is emitted whole, without running merges (Llama 3's <c>ignore_merges</c>).</summary>
     public bool IgnoresMerges { get; }
     /// <summary>Text is NFC-normalised before splitting (Qwen's tokenizer.json has an NFC normalizer).</summary>
@@ -25,33 +24,32 @@ public sealed class PreTokenizer
     /// <summary>Whole-text decoding drops the space before <c>. , ! ?</c> and contractions (llama.cpp's <c>clean_spaces</c>).</summary>
     public bool CleansSpaces { get; }
 
-    PreTokenizer(string name, Rule[] passes, bool ignoresMerges = false, bool nfc = false, bool cleansSpaces = true)
+    PreTokenizer(Rule[] passes, bool ignoresMerges = false, bool nfc = false, bool cleansSpaces = true)
     {
-        Name = name;
         _passes = passes;
         IgnoresMerges = ignoresMerges;
         NormalizesNfc = nfc;
         CleansSpaces = cleansSpaces;
     }
 
-    static readonly Dictionary<string, Func<string, PreTokenizer>> Known = new()
+    static readonly Dictionary<string, Func<PreTokenizer>> Known = new()
     {
         // llama.cpp's LLAMA_VOCAB_PRE_TYPE_LLAMA3 and its aliases.
-        ["llama-bpe"] = n => new(n, [Llama3(maxDigits: 3)], ignoresMerges: true),
-        ["llama3"] = n => new(n, [Llama3(maxDigits: 3)], ignoresMerges: true),
-        ["llama-v3"] = n => new(n, [Llama3(maxDigits: 3)], ignoresMerges: true),
-        ["qwen2"] = n => new(n, [Llama3(maxDigits: 1)], nfc: true, cleansSpaces: false),
-        ["deepseek-r1-qwen"] = n => new(n, [Llama3(maxDigits: 1)], nfc: true, cleansSpaces: false),
-        ["smollm"] = n => new(n, [OneNumber, Gpt2], cleansSpaces: false),
-        ["gpt-2"] = n => new(n, [Gpt2]),
-        ["default"] = n => new(n, [PunctuationRun, Gpt2, NumberRun, ThreeAsciiDigits]),
+        ["llama-bpe"] = () => new([Llama3(maxDigits: 3)], ignoresMerges: true),
+        ["llama3"] = () => new([Llama3(maxDigits: 3)], ignoresMerges: true),
+        ["llama-v3"] = () => new([Llama3(maxDigits: 3)], ignoresMerges: true),
+        ["qwen2"] = () => new([Llama3(maxDigits: 1)], nfc: true, cleansSpaces: false),
+        ["deepseek-r1-qwen"] = () => new([Llama3(maxDigits: 1)], nfc: true, cleansSpaces: false),
+        ["smollm"] = () => new([OneNumber, Gpt2], cleansSpaces: false),
+        ["gpt-2"] = () => new([Gpt2]),
+        ["default"] = () => new([PunctuationRun, Gpt2, NumberRun, ThreeAsciiDigits]),
     };
 
     public static IReadOnlyCollection<string> Names => Known.Keys;
 
     /// <summary>The pre-tokenizer llama.cpp runs for <paramref name="name"/>; unknown names are an error, never a fallback.</summary>
     public static PreTokenizer For(string name, string source) =>
-        Known.TryGetValue(name, out var make) ? make(name)
+        Known.TryGetValue(name, out var make) ? make()
             : throw new ModelFormatException($"{source}: tokenizer.ggml.pre = '{name}' is not supported (supported: {string.Join(", ", Known.Keys)})");
 
     /// <summary>llama.cpp adds BOS by default (no <c>add_bos_token</c> key) only for the Llama 3 family.</summary>
