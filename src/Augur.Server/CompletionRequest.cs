@@ -27,6 +27,8 @@ sealed class CompletionRequest
     public int TopLogprobs { get; private init; }
     /// <summary>Augur extra: the drafter for speculative decoding (lossless), "none" by default.</summary>
     public string Speculative { get; private init; } = "none";
+    /// <summary>From <c>response_format</c>: the grammar the output must match (json_object, json_schema); null for text.</summary>
+    public Augur.Grammars.Grammar? Grammar { get; private init; }
 
     public static CompletionRequest Parse(JsonElement body, bool chat, int vocabSize)
     {
@@ -73,6 +75,7 @@ sealed class CompletionRequest
             Logprobs = logprobs,
             TopLogprobs = topLogprobs,
             Speculative = speculative,
+            Grammar = ResponseFormat(f),
             Sampling = new SamplingOptions
             {
                 Temperature = (float)(f.Number("temperature", 0, 2) ?? defaults.Temperature),
@@ -85,6 +88,38 @@ sealed class CompletionRequest
                 Seed = seed is long s ? (s is >= int.MinValue and <= int.MaxValue ? (int)s : s.GetHashCode()) : null,
             },
         };
+    }
+
+    /// <summary>
+    /// <c>{"type":"text"}</c>, <c>{"type":"json_object"}</c> or <c>{"type":"json_schema","json_schema":{"name":…,"schema":{…},"strict":…}}</c>.
+    /// The schema is enforced by the grammar whether or not strict is set (Augur can always enforce it); compiled
+    /// grammars are cached by schema text, so their token tables carry over between requests.
+    /// </summary>
+    static Augur.Grammars.Grammar? ResponseFormat(Fields f)
+    {
+        if (f.Get("response_format") is not { } rf) return null;
+        if (rf.ValueKind != JsonValueKind.Object) throw ApiException.Invalid("response_format must be an object", "response_format");
+        var rff = new Fields(rf);
+        string type = rff.String("type", "response_format.type") ?? throw ApiException.Invalid("response_format.type is required", "response_format.type");
+        switch (type)
+        {
+            case "text": return null;
+            case "json_object": return Augur.Grammars.JsonSchemaGrammar.AnyObject;
+            case "json_schema":
+                var js = rff.Get("json_schema") ?? throw ApiException.Invalid("response_format.json_schema is required for type json_schema", "response_format.json_schema");
+                if (js.ValueKind != JsonValueKind.Object) throw ApiException.Invalid("response_format.json_schema must be an object", "response_format.json_schema");
+                var jf = new Fields(js);
+                jf.String("name", "response_format.json_schema.name");
+                jf.Bool("strict", "response_format.json_schema.strict");
+                var schema = jf.Get("schema");
+                if (schema is { ValueKind: not (JsonValueKind.Object or JsonValueKind.True) })
+                    throw ApiException.Invalid("response_format.json_schema.schema must be an object", "response_format.json_schema.schema");
+                if (schema is null) return Augur.Grammars.JsonSchemaGrammar.AnyObject;
+                try { return SchemaGrammars.Get(schema.Value.GetRawText()); }
+                catch (InvalidRequestException e) { throw ApiException.Invalid(e.Message, "response_format.json_schema.schema"); }
+            default:
+                throw ApiException.Invalid($"response_format.type must be text, json_object or json_schema (got '{type}')", "response_format.type");
+        }
     }
 
     static List<ChatTurn> Conversation(Fields f)
@@ -213,5 +248,20 @@ sealed class CompletionRequest
             if (x < min || x > max) throw ApiException.Invalid($"{name} must be in [{min}, {max}] (got {x})", name);
             return x;
         }
+    }
+}
+
+/// <summary>Compiled schema grammars by schema text, so repeated schemas reuse their token tables (bounded).</summary>
+static class SchemaGrammars
+{
+    static readonly System.Collections.Concurrent.ConcurrentDictionary<string, Augur.Grammars.Grammar> Cache = new();
+    const int Capacity = 64;
+
+    public static Augur.Grammars.Grammar Get(string schema)
+    {
+        if (Cache.TryGetValue(schema, out var g)) return g;
+        g = Augur.Grammars.JsonSchemaGrammar.Compile(schema);
+        if (Cache.Count >= Capacity) Cache.Clear();
+        return Cache.GetOrAdd(schema, g);
     }
 }

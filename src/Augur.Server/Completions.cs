@@ -46,6 +46,7 @@ sealed class Completions(BatchScheduler scheduler, ChatPrompt chat, string model
             MaxTokens = request.MaxTokens ?? context,
             Sampling = request.Sampling,
             Stop = request.Stop,
+            Grammar = request.Grammar,
         }, request.TopLogprobs, http.RequestAborted, request.Speculative);
 
         var reply = new Reply(isChat, request, modelId, _tokenizer, prompt[^1]);

@@ -64,6 +64,12 @@ public sealed class BadInputTests(ServerFixture server)
     [InlineData("""{"messages":[{"role":"user","content":"x"}],"speculative":"ngram"}""", "speculative")]
     [InlineData("""{"messages":[{"role":"user","content":"x"}],"speculative":3}""", "speculative")]
     [InlineData("""{"messages":[{"role":"user","content":"x"}],"speculative":"swift"}""", "speculative")]
+    [InlineData("""{"messages":[{"role":"user","content":"x"}],"response_format":"json"}""", "response_format")]
+    [InlineData("""{"messages":[{"role":"user","content":"x"}],"response_format":{"type":"xml"}}""", "response_format.type")]
+    [InlineData("""{"messages":[{"role":"user","content":"x"}],"response_format":{"type":"json_schema"}}""", "response_format.json_schema")]
+    [InlineData("""{"messages":[{"role":"user","content":"x"}],"response_format":{"type":"json_schema","json_schema":{"name":"a","schema":{"type":"string","pattern":"a+"}}}}""", "response_format.json_schema.schema")]
+    [InlineData("""{"messages":[{"role":"user","content":"x"}],"response_format":{"type":"json_schema","json_schema":{"name":"a","schema":{"type":"wizard"}}}}""", "response_format.json_schema.schema")]
+    [InlineData("""{"messages":[{"role":"user","content":"x"}],"response_format":{"type":"json_schema","json_schema":{"name":"a","schema":[1]}}}""", "response_format.json_schema.schema")]
     public async Task Chat_bad_requests_get_400(string body, string? param)
     {
         AssertError(400, await server.PostAsync(Chat, body), param);

@@ -86,6 +86,7 @@ public sealed class AugurChatClient : IChatClient
             PromptIds = _prompt.Encode(turns),
             MaxTokens = options?.MaxOutputTokens ?? _scheduler.ContextLength,
             Stop = options?.StopSequences?.ToArray() ?? [],
+            Grammar = ResponseGrammar(options?.ResponseFormat),
             Sampling = new SamplingOptions
             {
                 Temperature = options?.Temperature ?? defaults.Temperature,
@@ -98,6 +99,14 @@ public sealed class AugurChatClient : IChatClient
             },
         };
     }
+
+    /// <summary>JSON with a schema → that schema's grammar; JSON without one → any object; text → none.</summary>
+    static Grammars.Grammar? ResponseGrammar(ChatResponseFormat? format) => format switch
+    {
+        ChatResponseFormatJson { Schema: { } schema } => Grammars.JsonSchemaGrammar.Compile(schema),
+        ChatResponseFormatJson => Grammars.JsonSchemaGrammar.AnyObject,
+        _ => null,
+    };
 
     static string Speculative(ChatOptions? options) =>
         options?.AdditionalProperties?.TryGetValue("speculative", out string? name) == true && name is not null ? name : "none";
