@@ -32,13 +32,19 @@ public static class JsonSchemaGrammar
     public static Grammar Compile(JsonElement schema) => Grammar.Parse(ToGbnf(schema));
 
     /// <summary>The GBNF text of <paramref name="schema"/> (for inspection; <see cref="Compile(JsonElement)"/> parses it).</summary>
-    public static string ToGbnf(JsonElement schema)
+    public static string ToGbnf(JsonElement schema) => ToGbnf(schema, "root", "");
+
+    /// <summary>
+    /// The rules of <paramref name="schema"/> with its value rule named <paramref name="rootName"/>, and then
+    /// <paramref name="extraRules"/> (which may use it): how a schema is embedded in a larger grammar (tool calls).
+    /// </summary>
+    public static string ToGbnf(JsonElement schema, string rootName, string extraRules)
     {
         var c = new Compiler(schema);
-        string root = c.Visit(schema, "root", "#");
+        string value = c.Visit(schema, rootName, "#");
         var sb = new StringBuilder(Primitives);
-        if (root != "root") sb.Append("root ::= ").Append(root).Append('\n');
-        sb.Append(c.Rules);
+        if (value != rootName) sb.Append(rootName).Append(" ::= ").Append(value).Append('\n');
+        sb.Append(c.Rules).Append(extraRules);
         return sb.ToString();
     }
 
