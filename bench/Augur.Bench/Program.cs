@@ -8,6 +8,8 @@ var root = new RootCommand("Augur benchmarks")
     PeerBenchmark.Create(),
     SpecBenchmark.Create(),
     BatchBenchmark.Create(),
+    ServeThroughputBenchmark.Create(),
+    TokenizeBenchmark.Create(),
 };
 try
 {

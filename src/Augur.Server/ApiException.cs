@@ -5,7 +5,7 @@ namespace Augur.Server;
 
 /// <summary>A request the API refuses, with the OpenAI error fields: HTTP status, type, the parameter at fault and a code.</summary>
 sealed class ApiException(int status, string message, string? param = null, string? code = null, string type = "invalid_request_error")
-    : Exception(message)
+    : Exception(SafeText.Line(message)) // bounded, whatever it quotes
 {
     public int Status { get; } = status;
     public string Type { get; } = type;

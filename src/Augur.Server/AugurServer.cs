@@ -28,12 +28,18 @@ public sealed class AugurServer : IAsyncDisposable
 
     public string ModelId { get; }
 
+    /// <summary>Why the model's chat template is not in use (it failed at load), or null; the server still serves
+    /// completions, and chat requests get an error or, with <see cref="ServerOptions.DefaultTemplateOnFailure"/>, ChatML.</summary>
+    public string? ChatProblem { get; }
+
     AugurServer(ServerOptions options, LoadedModel model)
     {
         _model = model;
         ModelId = options.Alias ?? Path.GetFileNameWithoutExtension(options.ModelPath);
-        var chat = ChatPrompt.ForModel(model);
-        _scheduler = new BatchScheduler(model.Model, model.Tokenizer, options.Parallel, options.ContextLength, options.MaxWaiting, options.KvType);
+        var chat = ChatPrompt.ForModel(model, options.TemplateLimits, options.DefaultTemplateOnFailure);
+        ChatProblem = chat.LoadProblem;
+        int context = ContextWindow.Resolve(model.Model.Config, options.ContextLength, options.AllowLongContext);
+        _scheduler = new BatchScheduler(model.Model, model.Tokenizer, options.Parallel, context, options.MaxWaiting, options.KvType);
 
         var builder = WebApplication.CreateSlimBuilder(new WebApplicationOptions { ContentRootPath = AppContext.BaseDirectory });
         builder.Logging.SetMinimumLevel(LogLevel.Warning);
@@ -47,19 +53,20 @@ public sealed class AugurServer : IAsyncDisposable
         });
         _app = builder.Build();
         _app.Use(Errors);
+        _app.Use(new OriginGuard(options).InvokeAsync);
         if (options.ApiKey is { } key) _app.Use(RequireKey(key));
 
-        var completions = new Completions(_scheduler, chat, ModelId);
+        var completions = new Completions(_scheduler, chat, ModelId, options.MaxFieldChars);
         _app.MapPost("/v1/chat/completions", http => completions.HandleAsync(http, isChat: true));
         _app.MapPost("/v1/completions", http => completions.HandleAsync(http, isChat: false));
         long created = new DateTimeOffset(File.GetLastWriteTimeUtc(options.ModelPath)).ToUnixTimeSeconds();
         var modelEntry = new { id = ModelId, @object = "model", created, owned_by = "augur" };
         _app.MapGet("/v1/models", () => Results.Json(new { @object = "list", data = new[] { modelEntry } }));
         _app.MapGet("/v1/models/{id}", (string id) => id == ModelId ? Results.Json(modelEntry)
-            : throw new ApiException(StatusCodes.Status404NotFound, $"The model '{id}' does not exist", "model", "model_not_found"));
+            : throw new ApiException(StatusCodes.Status404NotFound, $"The model '{SafeText.Quote(id)}' does not exist", "model", "model_not_found"));
         _app.MapGet("/health", () => Results.Json(new { status = "ok" }));
         _app.MapFallback((HttpContext http) =>
-            throw new ApiException(StatusCodes.Status404NotFound, $"Unknown request URL: {http.Request.Method} {http.Request.Path}", code: "unknown_url"));
+            throw new ApiException(StatusCodes.Status404NotFound, $"Unknown request URL: {SafeText.Quote(http.Request.Method)} {SafeText.Quote(http.Request.Path.ToString(), 200)}", code: "unknown_url"));
     }
 
     /// <summary>Loads the model and prepares the server; <see cref="StartAsync"/> starts listening.</summary>
@@ -68,6 +75,10 @@ public sealed class AugurServer : IAsyncDisposable
         if (options.Parallel < 1) throw new InvalidRequestException($"--parallel must be ≥ 1 (got {options.Parallel})");
         if (options.Port is < 0 or > 65535) throw new InvalidRequestException($"--port must be in [0, 65535] (got {options.Port})");
         if (options.ContextLength is < 2) throw new InvalidRequestException($"--ctx must be ≥ 2 (got {options.ContextLength})");
+        if (options.Parallel > 4096) throw new InvalidRequestException($"--parallel must be ≤ 4096 (got {options.Parallel})");
+        if (options.MaxWaiting < 0) throw new InvalidRequestException($"the waiting queue must be ≥ 0 (got {options.MaxWaiting})");
+        if (options.MaxBodyBytes < 1 || options.MaxFieldChars < 1) throw new InvalidRequestException("request size limits must be ≥ 1");
+        options.TemplateLimits.Validate();
         if (options.Host != "localhost" && !IPAddress.TryParse(options.Host, out _))
             throw new InvalidRequestException($"--host '{options.Host}' is not an IP address or 'localhost'");
         var model = LoadedModel.Open(options.ModelPath, options.TokenizerPath);

@@ -35,10 +35,11 @@ sealed class CompletionRequest
     public bool ToolsActive { get; private init; }
     public bool ParallelToolCalls { get; private init; } = true;
 
-    public static CompletionRequest Parse(JsonElement body, bool chat, int vocabSize)
+    /// <param name="maxChars">The longest text any one field may hold (a prompt, a message, a stop string).</param>
+    public static CompletionRequest Parse(JsonElement body, bool chat, int vocabSize, int maxChars)
     {
         if (body.ValueKind != JsonValueKind.Object) throw ApiException.Invalid("the request body must be a JSON object");
-        var f = new Fields(body);
+        var f = new Fields(body, maxChars);
         var defaults = new SamplingOptions();
 
         long? n = f.Integer("n", 1, long.MaxValue);
@@ -94,7 +95,7 @@ sealed class CompletionRequest
             MaxTokens = (int?)maxTokens,
             Stop = Stops(f),
             Stream = f.Bool("stream") ?? false,
-            IncludeUsage = streamOptions is { } so && (new Fields(so).Bool("include_usage", "stream_options.include_usage") ?? false),
+            IncludeUsage = streamOptions is { } so && (new Fields(so, maxChars).Bool("include_usage", "stream_options.include_usage") ?? false),
             Logprobs = logprobs,
             TopLogprobs = topLogprobs,
             Speculative = speculative,
@@ -122,7 +123,7 @@ sealed class CompletionRequest
     {
         if (f.Get("response_format") is not { } rf) return null;
         if (rf.ValueKind != JsonValueKind.Object) throw ApiException.Invalid("response_format must be an object", "response_format");
-        var rff = new Fields(rf);
+        var rff = new Fields(rf, f.MaxChars);
         string type = rff.String("type", "response_format.type") ?? throw ApiException.Invalid("response_format.type is required", "response_format.type");
         switch (type)
         {
@@ -131,7 +132,7 @@ sealed class CompletionRequest
             case "json_schema":
                 var js = rff.Get("json_schema") ?? throw ApiException.Invalid("response_format.json_schema is required for type json_schema", "response_format.json_schema");
                 if (js.ValueKind != JsonValueKind.Object) throw ApiException.Invalid("response_format.json_schema must be an object", "response_format.json_schema");
-                var jf = new Fields(js);
+                var jf = new Fields(js, f.MaxChars);
                 jf.String("name", "response_format.json_schema.name");
                 jf.Bool("strict", "response_format.json_schema.strict");
                 var schema = jf.Get("schema");
@@ -141,11 +142,11 @@ sealed class CompletionRequest
                 try { return SchemaGrammars.Get(schema.Value.GetRawText()); }
                 catch (InvalidRequestException e) { throw ApiException.Invalid(e.Message, "response_format.json_schema.schema"); }
             default:
-                throw ApiException.Invalid($"response_format.type must be text, json_object or json_schema (got '{type}')", "response_format.type");
+                throw ApiException.Invalid($"response_format.type must be text, json_object or json_schema (got '{SafeText.Quote(type)}')", "response_format.type");
         }
     }
 
-    static List<ToolCall> CallsOf(JsonElement calls, string at)
+    static List<ToolCall> CallsOf(JsonElement calls, string at, int maxChars)
     {
         if (calls.ValueKind != JsonValueKind.Array) throw ApiException.Invalid($"{at} must be an array", at);
         var list = new List<ToolCall>();
@@ -154,8 +155,8 @@ sealed class CompletionRequest
         {
             string cat = $"{at}[{i++}]";
             if (c.ValueKind != JsonValueKind.Object) throw ApiException.Invalid($"{cat} must be an object", cat);
-            var cf = new Fields(c);
-            var fn = cf.Get("function") is { ValueKind: JsonValueKind.Object } fe ? new Fields(fe) : throw ApiException.Invalid($"{cat}.function must be an object", $"{cat}.function");
+            var cf = new Fields(c, maxChars);
+            var fn = cf.Get("function") is { ValueKind: JsonValueKind.Object } fe ? new Fields(fe, maxChars) : throw ApiException.Invalid($"{cat}.function must be an object", $"{cat}.function");
             string name = fn.String("name", $"{cat}.function.name") ?? throw ApiException.Invalid($"{cat}.function.name is required", $"{cat}.function.name");
             string args = fn.String("arguments", $"{cat}.function.arguments") ?? "{}";
             try { using var _ = JsonDocument.Parse(args); }
@@ -175,12 +176,12 @@ sealed class CompletionRequest
         {
             string at = $"tools[{i++}]";
             if (t.ValueKind != JsonValueKind.Object) throw ApiException.Invalid($"{at} must be an object", at);
-            var tf = new Fields(t);
+            var tf = new Fields(t, f.MaxChars);
             if (tf.String("type", $"{at}.type") is not "function") throw ApiException.Invalid($"{at}.type must be 'function'", $"{at}.type");
-            var fn = tf.Get("function") is { ValueKind: JsonValueKind.Object } fe ? new Fields(fe) : throw ApiException.Invalid($"{at}.function must be an object", $"{at}.function");
+            var fn = tf.Get("function") is { ValueKind: JsonValueKind.Object } fe ? new Fields(fe, f.MaxChars) : throw ApiException.Invalid($"{at}.function must be an object", $"{at}.function");
             string name = fn.String("name", $"{at}.function.name") ?? throw ApiException.Invalid($"{at}.function.name is required", $"{at}.function.name");
             if (name.Length is 0 or > 64 || !name.All(ch => char.IsAsciiLetterOrDigit(ch) || ch is '_' or '-'))
-                throw ApiException.Invalid($"{at}.function.name must be 1-64 letters, digits, _ or - (got '{name}')", $"{at}.function.name");
+                throw ApiException.Invalid($"{at}.function.name must be 1-64 letters, digits, _ or - (got '{SafeText.Quote(name)}')", $"{at}.function.name");
             if (list.Any(d => d.Name == name)) throw ApiException.Invalid($"{at}.function.name '{name}' is given twice", $"{at}.function.name");
             var parameters = fn.Get("parameters");
             if (parameters is { } p)
@@ -202,15 +203,15 @@ sealed class CompletionRequest
             case null: return (tools.Count > 0 ? "auto" : "none", null);
             case { ValueKind: JsonValueKind.String } s:
                 string choice = s.GetString()!;
-                if (choice is not ("auto" or "none" or "required")) throw ApiException.Invalid($"tool_choice must be auto, none, required or a function (got '{choice}')", "tool_choice");
+                if (choice is not ("auto" or "none" or "required")) throw ApiException.Invalid($"tool_choice must be auto, none, required or a function (got '{SafeText.Quote(choice)}')", "tool_choice");
                 if (choice == "required" && tools.Count == 0) throw ApiException.Invalid("tool_choice is 'required' but no tools were given", "tool_choice");
                 return (choice, null);
             case { ValueKind: JsonValueKind.Object } o:
-                var of = new Fields(o);
-                string? name = of.Get("function") is { ValueKind: JsonValueKind.Object } fn ? new Fields(fn).String("name", "tool_choice.function.name") : null;
+                var of = new Fields(o, f.MaxChars);
+                string? name = of.Get("function") is { ValueKind: JsonValueKind.Object } fn ? new Fields(fn, f.MaxChars).String("name", "tool_choice.function.name") : null;
                 if (of.String("type", "tool_choice.type") != "function" || name is null)
                     throw ApiException.Invalid("tool_choice must be {\"type\":\"function\",\"function\":{\"name\":…}}", "tool_choice");
-                if (!tools.Any(t => t.Name == name)) throw ApiException.Invalid($"tool_choice names function '{name}', which is not in tools", "tool_choice");
+                if (!tools.Any(t => t.Name == name)) throw ApiException.Invalid($"tool_choice names function '{SafeText.Quote(name)}', which is not in tools", "tool_choice");
                 return ("function", name);
             default:
                 throw ApiException.Invalid("tool_choice must be a string or an object", "tool_choice");
@@ -228,19 +229,19 @@ sealed class CompletionRequest
         {
             string at = $"messages[{i++}]";
             if (m.ValueKind != JsonValueKind.Object) throw ApiException.Invalid($"{at} must be an object", at);
-            var mf = new Fields(m);
+            var mf = new Fields(m, f.MaxChars);
             string role = mf.String("role", $"{at}.role") ?? throw ApiException.Invalid($"{at}.role is required", $"{at}.role");
             if (role is not ("system" or "developer" or "user" or "assistant" or "tool"))
-                throw ApiException.Invalid($"{at}.role must be one of system, developer, user, assistant, tool (got '{role}')", $"{at}.role");
+                throw ApiException.Invalid($"{at}.role must be one of system, developer, user, assistant, tool (got '{SafeText.Quote(role)}')", $"{at}.role");
             if (role == "tool")
             {
                 // Tool results go back Hermes-style, as a user turn the default tool prompt explains.
                 if (mf.String("tool_call_id", $"{at}.tool_call_id") is null) throw ApiException.Invalid($"{at}.tool_call_id is required for a tool message", $"{at}.tool_call_id");
-                turns.Add(new ChatTurn("user", ToolCalls.RenderResult(Content(mf.Get("content"), $"{at}.content", role))));
+                turns.Add(new ChatTurn("user", ToolCalls.RenderResult(Content(mf, $"{at}.content", role))));
                 continue;
             }
-            string content = Content(mf.Get("content"), $"{at}.content", role);
-            if (role == "assistant" && mf.Get("tool_calls") is { } calls) content = (content.Length > 0 ? content + "\n" : "") + ToolCalls.RenderCalls(CallsOf(calls, $"{at}.tool_calls"));
+            string content = Content(mf, $"{at}.content", role);
+            if (role == "assistant" && mf.Get("tool_calls") is { } calls) content = (content.Length > 0 ? content + "\n" : "") + ToolCalls.RenderCalls(CallsOf(calls, $"{at}.tool_calls", f.MaxChars));
             // Templates know "system"; OpenAI's "developer" is the same thing for them.
             turns.Add(new ChatTurn(role == "developer" ? "system" : role, content));
         }
@@ -248,16 +249,16 @@ sealed class CompletionRequest
     }
 
     /// <summary>A string, or an array of text parts (<c>{"type":"text","text":…}</c>) joined; null only for an assistant turn.</summary>
-    static string Content(JsonElement? content, string at, string role)
+    static string Content(Fields message, string at, string role)
     {
-        switch (content)
+        switch (message.Get("content"))
         {
             case null when role == "assistant":
                 return "";
             case null:
                 throw ApiException.Invalid($"{at} is required", at);
             case { ValueKind: JsonValueKind.String } s:
-                return s.GetString()!;
+                return Text(s, at, message.MaxChars);
             case { ValueKind: JsonValueKind.Array } parts:
                 var text = new System.Text.StringBuilder();
                 int i = 0;
@@ -265,10 +266,11 @@ sealed class CompletionRequest
                 {
                     string pat = $"{at}[{i++}]";
                     if (part.ValueKind != JsonValueKind.Object) throw ApiException.Invalid($"{pat} must be an object", pat);
-                    var pf = new Fields(part);
+                    var pf = new Fields(part, message.MaxChars);
                     string type = pf.String("type", $"{pat}.type") ?? throw ApiException.Invalid($"{pat}.type is required", $"{pat}.type");
-                    if (type != "text") throw ApiException.Invalid($"{pat}.type '{type}' is not supported: this model reads text only", $"{pat}.type");
+                    if (type != "text") throw ApiException.Invalid($"{pat}.type '{SafeText.Quote(type)}' is not supported: this model reads text only", $"{pat}.type");
                     text.Append(pf.String("text", $"{pat}.text") ?? throw ApiException.Invalid($"{pat}.text is required", $"{pat}.text"));
+                    if (text.Length > message.MaxChars) throw TooLong(at, message.MaxChars);
                 }
                 return text.ToString();
             default:
@@ -279,13 +281,13 @@ sealed class CompletionRequest
     static string? PromptTextOf(Fields f)
     {
         var prompt = f.Get("prompt") ?? throw ApiException.Invalid("prompt is required", "prompt");
-        if (prompt.ValueKind == JsonValueKind.String) return prompt.GetString();
+        if (prompt.ValueKind == JsonValueKind.String) return Text(prompt, "prompt", f.MaxChars);
         if (prompt.ValueKind != JsonValueKind.Array || prompt.GetArrayLength() == 0)
             throw ApiException.Invalid("prompt must be a string, an array of one string, or an array of token ids", "prompt");
         var first = prompt[0];
         if (first.ValueKind == JsonValueKind.Number) return null;
         if (prompt.GetArrayLength() > 1) throw ApiException.Invalid("prompt must hold one prompt: Augur returns one choice per request", "prompt");
-        return first.ValueKind == JsonValueKind.String ? first.GetString() : throw ApiException.Invalid("prompt[0] must be a string", "prompt");
+        return first.ValueKind == JsonValueKind.String ? Text(first, "prompt", f.MaxChars) : throw ApiException.Invalid("prompt[0] must be a string", "prompt");
     }
 
     static int[]? PromptIdsOf(Fields f, int vocabSize)
@@ -294,7 +296,7 @@ sealed class CompletionRequest
         if (prompt.ValueKind != JsonValueKind.Array || prompt[0].ValueKind != JsonValueKind.Number) return null;
         return prompt.EnumerateArray().Select(t =>
             t.ValueKind == JsonValueKind.Number && t.TryGetInt32(out int id) && (uint)id < (uint)vocabSize ? id
-                : throw ApiException.Invalid($"prompt token ids must be integers in [0, {vocabSize}) (got {t.GetRawText()})", "prompt")).ToArray();
+                : throw ApiException.Invalid($"prompt token ids must be integers in [0, {vocabSize}) (got {SafeText.Quote(t.GetRawText())})", "prompt")).ToArray();
     }
 
     static string[] Stops(Fields f)
@@ -302,9 +304,9 @@ sealed class CompletionRequest
         string[] stops = f.Get("stop") switch
         {
             null => [],
-            { ValueKind: JsonValueKind.String } s => [s.GetString()!],
+            { ValueKind: JsonValueKind.String } s => [Text(s, "stop", f.MaxChars)],
             { ValueKind: JsonValueKind.Array } a => a.EnumerateArray().Select(e =>
-                e.ValueKind == JsonValueKind.String ? e.GetString()! : throw ApiException.Invalid("stop must be a string or an array of strings", "stop")).ToArray(),
+                e.ValueKind == JsonValueKind.String ? Text(e, "stop", f.MaxChars) : throw ApiException.Invalid("stop must be a string or an array of strings", "stop")).ToArray(),
             _ => throw ApiException.Invalid("stop must be a string or an array of strings", "stop"),
         };
         if (stops.Length > 4) throw ApiException.Invalid($"stop holds at most 4 sequences (got {stops.Length})", "stop");
@@ -312,16 +314,40 @@ sealed class CompletionRequest
         return stops;
     }
 
-    /// <summary>Typed, range-checked access to an object's fields; JSON null reads as absent.</summary>
-    readonly struct Fields(JsonElement obj)
+    /// <summary>
+    /// A JSON string as text. System.Text.Json parses without checking the bytes inside strings: invalid UTF-8
+    /// (overlong forms and encoded surrogates included) or a <c>\uD800</c> escape without its other half only
+    /// fails when the string is read, so every string is read here and such a one is a 400 naming the field.
+    /// </summary>
+    static string Text(JsonElement value, string param, int maxChars)
     {
+        string text;
+        try
+        {
+            text = value.GetString()!;
+        }
+        catch (InvalidOperationException)
+        {
+            throw ApiException.Invalid($"{param} is not valid Unicode text: it holds invalid UTF-8 bytes or an unpaired surrogate escape", param, "invalid_encoding");
+        }
+        return text.Length <= maxChars ? text : throw TooLong(param, maxChars);
+    }
+
+    static ApiException TooLong(string param, int maxChars) =>
+        ApiException.Invalid($"{param} is longer than this server accepts ({maxChars:N0} characters)", param, "field_too_long");
+
+    /// <summary>Typed, range-checked access to an object's fields; JSON null reads as absent.</summary>
+    readonly struct Fields(JsonElement obj, int maxChars)
+    {
+        public int MaxChars => maxChars;
+
         public JsonElement? Get(string name) =>
             obj.TryGetProperty(name, out var v) && v.ValueKind != JsonValueKind.Null ? v : null;
 
         public string? String(string name, string? param = null) => Get(name) switch
         {
             null => null,
-            { ValueKind: JsonValueKind.String } v => v.GetString(),
+            { ValueKind: JsonValueKind.String } v => Text(v, param ?? name, maxChars),
             _ => throw ApiException.Invalid($"{param ?? name} must be a string", param ?? name),
         };
 
@@ -338,7 +364,7 @@ sealed class CompletionRequest
             if (Get(name) is not { } v) return null;
             if (v.ValueKind != JsonValueKind.Number || !v.TryGetInt64(out long x))
                 throw ApiException.Invalid(v.ValueKind == JsonValueKind.Number && !v.GetRawText().AsSpan().ContainsAny('.', 'e', 'E')
-                    ? $"{name} is too large (got {v.GetRawText()})" : $"{name} must be an integer (got {v.GetRawText()})", name);
+                    ? $"{name} is too large (got {SafeText.Quote(v.GetRawText())})" : $"{name} must be an integer (got {SafeText.Quote(v.GetRawText())})", name);
             if (x < min || x > max) throw ApiException.Invalid(max == long.MaxValue
                 ? $"{name} must be ≥ {min} (got {x})" : $"{name} must be in [{min}, {max}] (got {x})", name);
             return x;
@@ -348,7 +374,7 @@ sealed class CompletionRequest
         {
             if (Get(name) is not { } v) return null;
             if (v.ValueKind != JsonValueKind.Number || !v.TryGetDouble(out double x) || !double.IsFinite(x))
-                throw ApiException.Invalid($"{name} must be a number (got {v.GetRawText()})", name);
+                throw ApiException.Invalid($"{name} must be a number (got {SafeText.Quote(v.GetRawText())})", name);
             if (x < min || x > max) throw ApiException.Invalid($"{name} must be in [{min}, {max}] (got {x})", name);
             return x;
         }

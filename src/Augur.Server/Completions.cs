@@ -12,7 +12,7 @@ namespace Augur.Server;
 /// POST /v1/chat/completions and /v1/completions: parse, tokenize (chat through the model's template), hand the
 /// request to the <see cref="BatchScheduler"/>, then answer in OpenAI's shape, whole or as server-sent events.
 /// </summary>
-sealed class Completions(BatchScheduler scheduler, ChatPrompt chat, string modelId)
+sealed class Completions(BatchScheduler scheduler, ChatPrompt chat, string modelId, int maxFieldChars)
 {
     readonly ITokenizer _tokenizer = scheduler.Tokenizer;
 
@@ -28,13 +28,13 @@ sealed class Completions(BatchScheduler scheduler, ChatPrompt chat, string model
             throw ApiException.Invalid($"the request body is not valid JSON: {e.Message}");
         }
         using var _ = body;
-        var request = CompletionRequest.Parse(body.RootElement, isChat, _tokenizer.Vocabulary.Count);
+        var request = CompletionRequest.Parse(body.RootElement, isChat, _tokenizer.Vocabulary.Count, maxFieldChars);
         if (request.Model is not null && request.Model != modelId)
-            throw new ApiException(StatusCodes.Status404NotFound, $"The model '{request.Model}' does not exist (this server has '{modelId}')", "model", "model_not_found");
+            throw new ApiException(StatusCodes.Status404NotFound, $"The model '{SafeText.Quote(request.Model)}' does not exist (this server has '{modelId}')", "model", "model_not_found");
 
         string promptParam = isChat ? "messages" : "prompt";
-        int[] prompt = request.PromptIds ?? (isChat ? chat.Encode(request.Messages!) : chat.Tokenize(request.PromptText!));
         int context = scheduler.ContextLength;
+        int[] prompt = request.PromptIds ?? Tokenize(isChat ? chat.Render(request.Messages!, http.RequestAborted) : request.PromptText!, context, promptParam);
         if (prompt.Length >= context)
             throw ApiException.Invalid($"This model's maximum context length is {context} tokens; the prompt is {prompt.Length} tokens and leaves no room for the answer", promptParam, "context_length_exceeded");
         if (request.MaxTokens > context)
@@ -52,6 +52,16 @@ sealed class Completions(BatchScheduler scheduler, ChatPrompt chat, string model
         var reply = new Reply(isChat, request, modelId, _tokenizer, prompt[^1]);
         if (request.Stream) await StreamAsync(http, run, reply);
         else await WholeAsync(http, run, reply);
+    }
+
+    /// <summary>Tokenizes the prompt text, unless its length alone proves it cannot fit: no token covers more bytes
+    /// than the vocabulary's longest piece, so a text that long is refused before the tokenizer spends time on it.</summary>
+    int[] Tokenize(string text, int context, string promptParam)
+    {
+        long fewest = _tokenizer.Vocabulary.FewestTokens(text);
+        if (fewest >= context)
+            throw ApiException.Invalid($"This model's maximum context length is {context} tokens; the prompt is at least {fewest:N0} tokens and leaves no room for the answer", promptParam, "context_length_exceeded");
+        return chat.Tokenize(text);
     }
 
     static async Task WholeAsync(HttpContext http, ScheduledRequest run, Reply reply)

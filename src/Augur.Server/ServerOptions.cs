@@ -14,7 +14,7 @@ public sealed record ServerOptions
     public string? ApiKey { get; init; }
     /// <summary>Requests decoded together (KV-cache rows).</summary>
     public int Parallel { get; init; } = 1;
-    /// <summary>Tokens per request (default: the model's trained context).</summary>
+    /// <summary>Tokens per request (default: the model's trained context, at most <see cref="Augur.Model.ContextWindow.DefaultMax"/>).</summary>
     public int? ContextLength { get; init; }
     /// <summary>The model's id in the API (default: the file name without extension).</summary>
     public string? Alias { get; init; }
@@ -24,4 +24,18 @@ public sealed record ServerOptions
     public Augur.Cache.KvType KvType { get; init; } = Augur.Cache.KvType.F32;
     /// <summary>Largest request body; larger ones get 413.</summary>
     public long MaxBodyBytes { get; init; } = 8 << 20;
+    /// <summary>Largest text field (a prompt, a message's content, a stop string) in characters; longer ones get 400.</summary>
+    public int MaxFieldChars { get; init; } = 4 << 20;
+    /// <summary>The budget of each chat-template render (steps, output, built values).</summary>
+    public Augur.ChatTemplates.ChatTemplateLimits TemplateLimits { get; init; } = Augur.ChatTemplates.ChatTemplateLimits.Default;
+    /// <summary>Use the default ChatML template when the model's own fails at load (otherwise chat requests are refused).</summary>
+    public bool DefaultTemplateOnFailure { get; init; }
+    /// <summary>Host names (besides loopback ones) that requests may name in their <c>Host</c> header. On a loopback
+    /// address only loopback names are accepted unless listed here: that is what defeats DNS rebinding. On another
+    /// address every host is accepted unless this list is given.</summary>
+    public IReadOnlyList<string> AllowedHosts { get; init; } = [];
+    /// <summary>Origins allowed to call the API from a browser (CORS); "*" allows any. Empty: cross-origin requests are refused.</summary>
+    public IReadOnlyList<string> CorsOrigins { get; init; } = [];
+    /// <summary>Allow <see cref="ContextLength"/> beyond the model's trained context (quality degrades past it).</summary>
+    public bool AllowLongContext { get; init; }
 }

@@ -56,6 +56,23 @@ public sealed class LlamaCpp : IDisposable
     public int[] Tokenize(string text, bool addBos = true) =>
         [.. _weights.Tokenize(text, addBos, special: false, Encoding.UTF8).Select(t => (int)t)];
 
+    /// <summary>llama.cpp's tokenization with special-token parsing chosen by the caller.</summary>
+    public int[] Tokenize(string text, bool addBos, bool special) =>
+        [.. _weights.Tokenize(text, addBos, special, Encoding.UTF8).Select(t => (int)t)];
+
+    /// <summary>llama.cpp's pieces of <paramref name="ids"/> joined (token_to_piece with control tokens rendered), as bytes.</summary>
+    public byte[] Detokenize(IEnumerable<int> ids)
+    {
+        var bytes = new List<byte>();
+        var buffer = new byte[512];
+        foreach (int id in ids)
+        {
+            int n = (int)_weights.NativeHandle.TokenToSpan((LLamaToken)id, buffer, 0, true);
+            bytes.AddRange(buffer.AsSpan(0, n));
+        }
+        return [.. bytes];
+    }
+
     SafeLLamaContextHandle Context => _context?.NativeHandle ?? throw new InvalidOperationException("loaded for its vocabulary only");
 
     /// <summary>Forgets the sequence so the next <see cref="Logits"/> starts at position 0.</summary>

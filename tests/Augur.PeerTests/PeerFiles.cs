@@ -29,7 +29,7 @@ public static class PeerFiles
     static readonly Lazy<string> SyntheticPath = new(() =>
     {
         string path = Path.Combine(Folder, "synthetic-gqa-llama2-vocab.gguf");
-        var vocab = SyntheticModel.ReadVocabulary(SharedAssets.Model("llama2-tokenizer.model"));
+        var vocab = SyntheticModel.ReadVocabulary(SharedAssets.Model("llama2-tokenizer.model")).Vocabulary;
         SyntheticModel.Write(path, SyntheticModel.Config(GqaShape, vocab.Count, contextLength: 512), vocab, seed: 7);
         return path;
     });

@@ -1,3 +1,4 @@
+using Augur.Tests.Support;
 using Augur.Gguf;
 using Augur.Tokenizers;
 
@@ -60,7 +61,7 @@ public class TokenizerParityTests
         {
             string path = PeerFiles.PathOf(file);
             using var gguf = GgufFile.Open(path);
-            Loaded[file] = pair = (new SentencePieceTokenizer(Vocabulary.FromGguf(gguf)), LlamaCpp.Vocabulary(path));
+            Loaded[file] = pair = (TokenizerFactory.Create(Vocabulary.FromGguf(gguf)), LlamaCpp.Vocabulary(path));
         }
         return pair;
     }
@@ -75,7 +76,7 @@ public class TokenizerParityTests
     {
         const string pool = "  \t\n\raeiouAEIOUthnsrldgkmbcpwyfvzxqj0123456789.,;:!?'\"-()[]<>/\\_@#%&*+=~`|éèàüöñçßøÅœ€£¥©°±½²µ·–—‘’“”…•中文日本語한국어Привет😀🎉👍🏽🤖\u200b\u00a0\u2581\u3000";
         var chars = pool.EnumerateRunes().ToArray();
-        var random = new Random(1234);
+        var random = TestSeed.Random(1234);
         var (augur, peer) = Load(file);
         var failures = new List<string>();
         for (int n = 0; n < 300; n++)

@@ -163,7 +163,7 @@ public sealed class BadInputTests(ServerFixture server)
     public async Task Full_queue_is_503()
     {
         // One slot and no waiting places: while a long request runs, the next one is refused.
-        await using var small = await ServerFixture.StartAsync(new ServerOptions { ModelPath = ServerFixture.ModelPath, Port = 0, Parallel = 1, MaxWaiting = 0, ContextLength = 8192 });
+        await using var small = await ServerFixture.StartAsync(new ServerOptions { ModelPath = ServerFixture.ModelPath, Port = 0, Parallel = 1, MaxWaiting = 0, ContextLength = 8192, AllowLongContext = true });
         using var http = new HttpClient();
         using var request = new HttpRequestMessage(HttpMethod.Post, new Uri(small.Address, Chat))
         {

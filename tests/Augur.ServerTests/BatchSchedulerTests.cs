@@ -27,6 +27,40 @@ public sealed class BatchSchedulerTests : IDisposable
         return (await run.Completion, text.ToString());
     }
 
+    /// <summary>
+    /// Submits the requests <paramref name="apartMs"/> apart and collects them all. Shared is true when some request's
+    /// first token came while a request submitted before it was still unfinished: the scheduler completes a finished
+    /// request's task before its next step, so a scheduler that ran one request at a time could never show that — the
+    /// equality checks that follow then prove something about batching, not about one request after another.
+    /// </summary>
+    static async Task<((GenerationResult Result, string Streamed)[] Runs, bool Shared)> SubmitAll(
+        IEnumerable<Func<ScheduledRequest>> submits, int apartMs)
+    {
+        var submitted = new List<ScheduledRequest>();
+        var runs = new List<Task<(GenerationResult Result, string Streamed)>>();
+        int shared = 0;
+        foreach (var submit in submits)
+        {
+            var earlier = submitted.ToArray();
+            var run = submit();
+            submitted.Add(run);
+            runs.Add(Task.Run(async () =>
+            {
+                var text = new System.Text.StringBuilder();
+                bool first = true;
+                await foreach (var token in run.Tokens.ReadAllAsync())
+                {
+                    if (first && earlier.Any(e => !e.Completion.IsCompleted)) Interlocked.Exchange(ref shared, 1);
+                    first = false;
+                    text.Append(token.Event.Text);
+                }
+                return (await run.Completion, text.ToString());
+            }));
+            await Task.Delay(apartMs);
+        }
+        return (await Task.WhenAll(runs), shared == 1);
+    }
+
     [Fact]
     public async Task Batched_requests_match_the_generator_greedy_and_seeded()
     {
@@ -38,13 +72,9 @@ public sealed class BatchSchedulerTests : IDisposable
         var expected = requests.Select(Alone).ToList();
 
         using var scheduler = new BatchScheduler(_model.Model, _model.Tokenizer, parallel: 5);
-        var runs = new List<Task<(GenerationResult Result, string Streamed)>>();
-        foreach (var r in requests)
-        {
-            runs.Add(Collect(scheduler.Submit(r)));
-            await Task.Delay(2); // arrive while others are mid-prompt or mid-decode
-        }
-        var got = await Task.WhenAll(runs);
+        // Arriving 2 ms apart, while others are mid-prompt or mid-decode.
+        var (got, shared) = await SubmitAll(requests.Select(r => (Func<ScheduledRequest>)(() => scheduler.Submit(r))), apartMs: 2);
+        Assert.True(shared, "no two requests were ever computed in the same step");
         for (int i = 0; i < requests.Count; i++)
         {
             Assert.Equal(expected[i].Ids, got[i].Result.Ids);
@@ -78,13 +108,8 @@ public sealed class BatchSchedulerTests : IDisposable
         }).ToList();
 
         using var scheduler = new BatchScheduler(model.Model, model.Tokenizer, parallel: 6);
-        var runs = new List<Task<(GenerationResult Result, string Streamed)>>();
-        foreach (var c in cases)
-        {
-            runs.Add(Collect(scheduler.Submit(c.Request, speculative: c.Drafter)));
-            await Task.Delay(1);
-        }
-        var got = await Task.WhenAll(runs);
+        var (got, shared) = await SubmitAll(cases.Select(c => (Func<ScheduledRequest>)(() => scheduler.Submit(c.Request, speculative: c.Drafter))), apartMs: 1);
+        Assert.True(shared, "no two requests were ever computed in the same step");
         for (int i = 0; i < cases.Count; i++)
         {
             Assert.Equal(expected[i].Ids, got[i].Result.Ids);

@@ -2,7 +2,8 @@ using Augur;
 
 namespace Augur.Cli.Commands;
 
-/// <summary>Runs a command body and turns Augur's errors (and I/O failures) into one readable line and exit code 1;
+/// <summary>Runs a command body and turns Augur's errors (and I/O failures) into one readable line and exit code 1
+/// (escaped and bounded by <see cref="SafeText.Line"/>, whatever the message quotes);
 /// anything unexpected is one line too, with exit code 2.</summary>
 static class CliErrors
 {
@@ -14,17 +15,17 @@ static class CliErrors
         }
         catch (AugurException e)
         {
-            Console.Error.WriteLine($"error: {e.Message}");
+            Console.Error.WriteLine($"error: {SafeText.Line(e.Message)}");
             return 1;
         }
         catch (IOException e)
         {
-            Console.Error.WriteLine($"error: {e.Message}");
+            Console.Error.WriteLine($"error: {SafeText.Line(e.Message)}");
             return 1;
         }
         catch (UnauthorizedAccessException e)
         {
-            Console.Error.WriteLine($"error: {e.Message}");
+            Console.Error.WriteLine($"error: {SafeText.Line(e.Message)}");
             return 1;
         }
         catch (OperationCanceledException)
@@ -35,7 +36,7 @@ static class CliErrors
         catch (Exception e)
         {
             // A bug, not a user error: still one line (set AUGUR_DEBUG=1 for the stack trace).
-            Console.Error.WriteLine($"error: internal error ({e.GetType().Name}): {e.Message}");
+            Console.Error.WriteLine($"error: internal error ({e.GetType().Name}): {SafeText.Line(e.Message)}");
             if (Environment.GetEnvironmentVariable("AUGUR_DEBUG") == "1") Console.Error.WriteLine(e);
             return 2;
         }

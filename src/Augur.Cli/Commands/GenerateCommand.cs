@@ -27,7 +27,8 @@ static class GenerateCommand
         var maxTokens = new Option<int>("--max-tokens", "-n") { Description = "tokens to generate at most", DefaultValueFactory = _ => 256 };
         var sampling = new SamplingArguments();
         var stop = new Option<string[]>("--stop") { Description = "stop when the text contains this (repeatable)", AllowMultipleArgumentsPerToken = false };
-        var ctx = new Option<int?>("--ctx") { Description = "context length (default: the model's)" };
+        var ctx = new Option<int?>("--ctx") { Description = "context length (default: the model's); the cache holds only what the prompt and --max-tokens need" };
+        var allowLong = new Option<bool>("--allow-long-context") { Description = "allow --ctx beyond the model's trained context" };
         var speculative = new Option<string>("--speculative") { Description = "none|lookup|recycling|aded|swift|draft|auto", DefaultValueFactory = _ => "none" };
         var draftModel = new Option<string?>("--draft-model") { Description = "draft model for --speculative draft (same vocabulary)" };
         var draftMax = new Option<int>("--draft-max") { Description = "most draft tokens per chain", DefaultValueFactory = _ => 10 };
@@ -36,7 +37,7 @@ static class GenerateCommand
 
         var cmd = new Command("generate", "generate text from a prompt")
         {
-            prompt, maxTokens, stop, ctx, speculative, draftModel, draftMax, kvType, json,
+            prompt, maxTokens, stop, ctx, allowLong, speculative, draftModel, draftMax, kvType, json,
         };
         sampling.AddTo(cmd);
         model.AddTo(cmd);
@@ -50,9 +51,15 @@ static class GenerateCommand
                 Sampling = sampling.Parse(r),
             };
             request.Validate();
-            using var loaded = model.Open(r);
-            var generator = new Generator(loaded.Model, loaded.Tokenizer, r.GetValue(ctx), ParseKvType(r.GetValue(kvType)!));
             if (r.GetValue(draftMax) < 1) throw new InvalidRequestException($"--draft-max must be ≥ 1 (got {r.GetValue(draftMax)})");
+            var kv = ParseKvType(r.GetValue(kvType)!);
+            using var loaded = model.Open(r);
+            // The cache holds what this run can use: the prompt and the tokens asked for, within the context.
+            var config = loaded.Model.Config;
+            int limit = ContextWindow.Resolve(config, r.GetValue(ctx) ?? config.ContextLength, r.GetValue(allowLong));
+            long fewest = loaded.Tokenizer.Vocabulary.FewestTokens(request.Prompt);
+            long promptTokens = fewest >= limit ? fewest : loaded.Tokenizer.Encode(request.Prompt).Length;
+            var generator = new Generator(loaded.Model, loaded.Tokenizer, ContextWindow.Resolve(config, limit, true, work: promptTokens + request.MaxTokens + 1), kv);
             using var draft = r.GetValue(draftModel) is { } draftPath ? LoadedModel.Open(draftPath) : null;
             generator.Drafter = Drafters.Create(r.GetValue(speculative)!, loaded.Model, generator.Cache, draft?.Model, r.GetValue(draftMax));
             bool asJson = r.GetValue(json);

@@ -3,6 +3,8 @@ using Augur.Conversion;
 using System.CommandLine;
 using Augur.Gguf;
 using Spectre.Console;
+using System.Text.Json;
+using Augur.Tokenizers;
 
 namespace Augur.Cli.Commands;
 
@@ -44,6 +46,17 @@ static class InspectCommand
         AnsiConsole.Write(tensors);
         long parameters = f.Tensors.Sum(t => t.ElementCount);
         Console.WriteLine($"{parameters:N0} parameters");
+        if (f.Find("tokenizer.ggml.model") is not null) Console.WriteLine(Tokenizer(Vocabulary.FromGguf(f)));
+    }
+
+    /// <summary>One line: the tokenizer kind, pre-tokenizer, size and special ids.</summary>
+    static string Tokenizer(Vocabulary v)
+    {
+        string kind = TokenizerFactory.Create(v) is ByteLevelBpeTokenizer ? "byte-level BPE" : "SentencePiece BPE";
+        string Id(int id) => id >= 0 ? $"{id} {JsonSerializer.Serialize(v.Tokens[id], new JsonSerializerOptions { Encoder = System.Text.Encodings.Web.JavaScriptEncoder.UnsafeRelaxedJsonEscaping })}" : "none";
+        return $"tokenizer: {kind} ({v.Model}{(v.Pre is null ? "" : $", pre {v.Pre}")}), {v.Count} tokens, {v.Merges.Length} merges; " +
+               $"BOS {Id(v.BosId)}{(v.AddBos ? " (added)" : "")}, EOS {Id(v.EosId)}{(v.AddEos ? " (added)" : "")}, " +
+               $"end of generation [{string.Join(", ", v.EndOfGeneration.Order().Select(Id))}]";
     }
 
     static string Show(GgufValue v)

@@ -18,8 +18,7 @@ static class PerplexityCommand
         cmd.SetAction(r => CliErrors.Run(() =>
         {
             string path = r.GetValue(file) ?? SharedAssets.Data("tinystories-valid-sample.txt");
-            if (!File.Exists(path)) throw new AssetNotFoundException(path, "text file");
-            string text = File.ReadAllText(path);
+            string text = TextInput.ReadFile(path);
             using var loaded = model.Open(r);
             PerplexityResult result = null!;
             AnsiConsole.Progress()

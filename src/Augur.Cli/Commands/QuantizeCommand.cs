@@ -18,6 +18,7 @@ static class QuantizeCommand
         {
             var fileType = Quantizer.ParseFileType(r.GetValue(type)!);
             string inPath = r.GetValue(input)!, outPath = r.GetValue(output)!;
+            if (r.GetValue(threads) is < 0 or > 4096) throw new InvalidRequestException($"--threads must be in [0, 4096] (got {r.GetValue(threads)})");
             IReadOnlyList<QuantizedTensor> plan = [];
             AnsiConsole.Progress()
                 .HideCompleted(true) // finished tensors' bars disappear; the file's stays

@@ -12,15 +12,20 @@ static class ServeCommand
         var port = new Option<int>("--port") { Description = "port to listen on (0 = any free port)", DefaultValueFactory = _ => 8080 };
         var apiKey = new Option<string?>("--api-key") { Description = "require 'Authorization: Bearer KEY' on /v1 requests" };
         var parallel = new Option<int>("--parallel", "-np") { Description = "requests decoded together in one batch", DefaultValueFactory = _ => 1 };
-        var ctx = new Option<int?>("--ctx") { Description = "context length per request (default: the model's)" };
+        var ctx = new Option<int?>("--ctx") { Description = $"context length per request (default: the model's, at most {Augur.Model.ContextWindow.DefaultMax})" };
+        var allowLong = new Option<bool>("--allow-long-context") { Description = "allow --ctx beyond the model's trained context" };
+        var allowedHosts = new Option<string[]>("--allowed-hosts") { Description = "host names requests may use besides loopback ones (DNS-rebinding guard; repeatable, or comma-separated)" };
+        var cors = new Option<string[]>("--cors") { Description = "origins allowed to call the API from a browser, e.g. http://localhost:3000, or * (default: none)" };
+        var template = new TemplateArguments();
         var kvType = new Option<string>("--kv-type") { Description = "KV cache element type: f32 or f16 (half the memory)", DefaultValueFactory = _ => "f32" };
         var alias = new Option<string?>("--alias") { Description = "model id in the API (default: the file name without extension)" };
 
         var cmd = new Command("serve", "serve the model over an OpenAI-compatible HTTP API (/v1/chat/completions, /v1/completions, /v1/models, /health)")
         {
-            host, port, apiKey, parallel, ctx, kvType, alias,
+            host, port, apiKey, parallel, ctx, allowLong, kvType, alias, allowedHosts, cors,
         };
         model.AddTo(cmd);
+        template.AddTo(cmd);
         cmd.SetAction(r => CliErrors.Run(() =>
         {
             var options = new ServerOptions
@@ -34,15 +39,25 @@ static class ServeCommand
                 ContextLength = r.GetValue(ctx),
                 KvType = GenerateCommand.ParseKvType(r.GetValue(kvType)!),
                 Alias = r.GetValue(alias),
+                AllowLongContext = r.GetValue(allowLong),
+                AllowedHosts = List(r.GetValue(allowedHosts)),
+                CorsOrigins = List(r.GetValue(cors)),
+                TemplateLimits = template.Limits(r),
+                DefaultTemplateOnFailure = template.DefaultOnFailure(r),
             };
             return Serve(options).GetAwaiter().GetResult();
         }));
         return cmd;
     }
 
+    static string[] List(string[]? values) =>
+        (values ?? []).SelectMany(v => v.Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries)).ToArray();
+
     static async Task<int> Serve(ServerOptions options)
     {
         await using var server = AugurServer.Create(options);
+        if (server.ChatProblem is { } problem)
+            Console.Error.WriteLine($"augur: warning: {SafeText.Line(problem)}{(options.DefaultTemplateOnFailure ? "" : "; chat requests are refused, /v1/completions is served (--default-template uses ChatML)")}");
         await server.StartAsync();
         Console.Error.WriteLine($"augur: serving '{server.ModelId}' on {server.Address} ({options.Parallel} parallel{(options.ApiKey is null ? "" : ", API key required")}); Ctrl+C stops");
         await server.WaitForShutdownAsync();

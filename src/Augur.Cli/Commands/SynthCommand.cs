@@ -3,6 +3,7 @@ using Augur.Tensors;
 using System.CommandLine;
 using Augur.Model;
 using Spectre.Console;
+using Augur.Tokenizers;
 
 namespace Augur.Cli.Commands;
 
@@ -18,7 +19,7 @@ static class SynthCommand
         var heads = new Option<int?>("--heads") { Description = "attention heads" };
         var kvHeads = new Option<int?>("--kv-heads") { Description = "key/value heads (default: --heads)" };
         var ffn = new Option<int?>("--ffn") { Description = "feed-forward width" };
-        var vocabFrom = new Option<string?>("--vocab-from") { Description = "vocabulary: a SentencePiece .model or a GGUF (default: llama2-tokenizer.model from the shared models folder)" };
+        var vocabFrom = new Option<string?>("--vocab-from") { Description = "vocabulary: a Hugging Face tokenizer.json or its folder, a GGUF, or a SentencePiece .model (default: llama2-tokenizer.model from the shared models folder)" };
         var type = new Option<string>("--type") { Description = "matrix type: f32 or f16", DefaultValueFactory = _ => "f32" };
         var seed = new Option<ulong>("--seed") { Description = "random seed (same seed, same file)", DefaultValueFactory = _ => 1 };
         var ctx = new Option<int>("--ctx") { Description = "context length recorded in the file", DefaultValueFactory = _ => SyntheticModel.DefaultContextLength };
@@ -44,7 +45,8 @@ static class SynthCommand
                 var t => throw new InvalidRequestException($"--type {t} is not supported (supported: f32, f16)"),
             };
 
-            var vocab = SyntheticModel.ReadVocabulary(r.GetValue(vocabFrom) ?? SharedAssets.Model("llama2-tokenizer.model"));
+            var (vocab, chatTemplate) = SyntheticModel.ReadVocabulary(r.GetValue(vocabFrom) ?? SharedAssets.Model("llama2-tokenizer.model"));
+            TokenizerFactory.Create(vocab); // fail before writing gigabytes if the vocabulary cannot tokenize
             ModelConfig config;
             try { config = SyntheticModel.Config(shape, vocab.Count, r.GetValue(ctx)); }
             catch (ModelFormatException e) { throw new InvalidRequestException(e.Message); }
@@ -57,7 +59,7 @@ static class SynthCommand
                 .Start(p =>
                 {
                     var task = p.AddTask(Markup.Escape(Path.GetFileName(path)), maxValue: total);
-                    SyntheticModel.Write(path, config, vocab, ggmlType, r.GetValue(seed), written => task.Value = written);
+                    SyntheticModel.Write(path, config, vocab, ggmlType, r.GetValue(seed), written => task.Value = written, chatTemplate: chatTemplate);
                 });
             long parameters = SyntheticModel.Parameters(config);
             Console.WriteLine($"wrote {path}: dim {config.Dim}, {config.Layers} layers, {config.Heads} heads ({config.KvHeads} kv), ffn {config.HiddenDim}, " +

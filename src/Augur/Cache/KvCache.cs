@@ -19,6 +19,8 @@ public sealed class KvCache : IKvCache
 
     public KvCache(int layers, int kvDim, int capacity, int maxSequences = 1, KvType type = KvType.F32)
     {
+        if (capacity < 1 || maxSequences < 1 || layers < 1 || kvDim < 1)
+            throw new InvalidRequestException($"KV cache of {maxSequences} sequences × {capacity} cells × {kvDim} × {layers} layers is impossible");
         int elementBytes = ElementBytes(type);
         long perLayer = (long)maxSequences * capacity * kvDim * elementBytes;
         if (perLayer > Array.MaxLength)

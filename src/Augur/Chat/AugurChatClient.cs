@@ -30,7 +30,7 @@ public sealed class AugurChatClient : IChatClient
 
     public async Task<ChatResponse> GetResponseAsync(IEnumerable<ChatMessage> messages, ChatOptions? options = null, CancellationToken cancellationToken = default)
     {
-        var run = _scheduler.Submit(Request(messages, options), cancel: cancellationToken, speculative: Speculative(options));
+        var run = _scheduler.Submit(Request(messages, options, cancellationToken), cancel: cancellationToken, speculative: Speculative(options));
         var result = await run.Completion.WaitAsync(cancellationToken).ConfigureAwait(false);
         cancellationToken.ThrowIfCancellationRequested();
         var calls = Calls(result.Text, options);
@@ -51,7 +51,7 @@ public sealed class AugurChatClient : IChatClient
         using var abandon = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
         try
         {
-            var run = _scheduler.Submit(Request(messages, options), cancel: abandon.Token, speculative: Speculative(options));
+            var run = _scheduler.Submit(Request(messages, options, abandon.Token), cancel: abandon.Token, speculative: Speculative(options));
             string id = NewId();
             var created = DateTimeOffset.UtcNow;
             ChatResponseUpdate Update() => new() { Role = ChatRole.Assistant, ResponseId = id, MessageId = id, ModelId = _metadata.DefaultModelId, CreatedAt = created };
@@ -83,7 +83,7 @@ public sealed class AugurChatClient : IChatClient
         }
     }
 
-    GenerationRequest Request(IEnumerable<ChatMessage> messages, ChatOptions? options)
+    GenerationRequest Request(IEnumerable<ChatMessage> messages, ChatOptions? options, CancellationToken cancel)
     {
         var turns = new List<ChatTurn>();
         if (!string.IsNullOrEmpty(options?.Instructions)) turns.Add(new ChatTurn("system", options.Instructions));
@@ -101,7 +101,7 @@ public sealed class AugurChatClient : IChatClient
         float? minP = options?.AdditionalProperties?.TryGetValue("min_p", out float p) == true ? p : null;
         return new GenerationRequest
         {
-            PromptIds = _prompt.Encode(turns),
+            PromptIds = _prompt.Encode(turns, cancel),
             MaxTokens = options?.MaxOutputTokens ?? _scheduler.ContextLength,
             Stop = options?.StopSequences?.ToArray() ?? [],
             Grammar = grammar,

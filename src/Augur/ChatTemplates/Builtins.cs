@@ -48,7 +48,7 @@ internal static class Builtins
             var b = a.Bind("join", "d", "attribute");
             var items = PyOps.Iterate(v);
             if (b.Has(1)) items = items.Select(AttributeGetter(b[1])).ToList();
-            return string.Join(PyOps.Str(b.Or(0, "")), items.Select(PyOps.Str));
+            return Join(PyOps.Str(b.Or(0, "")), items.Select(PyOps.Str).ToList());
         },
         ["length"] = (v, a) => NoArguments(a, "length", PyOps.Length(v)),
         ["count"] = (v, a) => NoArguments(a, "count", PyOps.Length(v)),
@@ -76,6 +76,12 @@ internal static class Builtins
         ["trim"] = (v, a) => PyText.Strip(PyOps.Str(v), OptionalString(a.Bind("trim", "chars").Or(0, null), "trim"), true, true),
         ["tojson"] = ToJson,
     };
+
+    static string Join(string separator, List<string> items)
+    {
+        PyOps.CheckLength(items.Sum(item => (long)item.Length) + (long)separator.Length * Math.Max(0, items.Count - 1), "the joined string");
+        return string.Join(separator, items);
+    }
 
     static object? NoArguments(CallArgs args, string name, object? result)
     {
@@ -123,6 +129,7 @@ internal static class Builtins
         object? width = b.Or(0, 4L);
         string indention = width is string text ? text : new string(' ', (int)Math.Clamp(AsInteger(width, "indent width"), 0, 1024));
         var lines = PyText.SplitLines(PyOps.Str(value) + "\n");
+        PyOps.CheckLength(lines.Sum(line => (long)line.Length + 1) + (long)indention.Length * (lines.Count + 1), "the indented string");
         string result = PyOps.Truthy(b.Or(2, false))
             ? string.Join("\n" + indention, lines)
             : lines[0] + string.Concat(lines.Skip(1).Select(line => "\n" + (line.Length > 0 ? indention + line : line)));
@@ -430,7 +437,7 @@ internal static class Builtins
             for (int i = 0; i < items.Count; i++)
                 if (items[i] is not string)
                     throw new TemplateError($"sequence item {i}: expected str instance, {PyOps.TypeName(items[i])} found");
-            return string.Join(target, items);
+            return Join(target, items.Cast<string>().ToList());
         }),
         _ => null,
     };

@@ -58,10 +58,14 @@ public sealed class ChatTemplate
     /// <c>tools</c> (null when there are none). Missing variables are undefined, as in Jinja.
     /// </summary>
     /// <param name="clock">The time <c>strftime_now</c> reads (local time); the system clock when null.</param>
-    /// <exception cref="ChatTemplateException">The template failed or called <c>raise_exception</c>.</exception>
-    public string Render(IReadOnlyDictionary<string, object?> variables, TimeProvider? clock = null)
+    /// <param name="limits">The render's budget (<see cref="ChatTemplateLimits.Default"/> when null).</param>
+    /// <param name="cancel">Observed while the template runs: a cancelled render stops within a thousand steps.</param>
+    /// <exception cref="ChatTemplateException">The template failed, ran past a budget or called <c>raise_exception</c>.</exception>
+    /// <exception cref="OperationCanceledException"><paramref name="cancel"/> was cancelled.</exception>
+    public string Render(IReadOnlyDictionary<string, object?> variables, TimeProvider? clock = null,
+        ChatTemplateLimits? limits = null, CancellationToken cancel = default)
     {
         ArgumentNullException.ThrowIfNull(variables);
-        return Interpreter.Render(body, variables, clock ?? TimeProvider.System);
+        return Interpreter.Render(body, variables, clock ?? TimeProvider.System, limits ?? ChatTemplateLimits.Default, cancel);
     }
 }

@@ -22,27 +22,80 @@ internal sealed class Scope(Scope? parent)
     public void Set(string name, object? value) => variables[name] = value;
 }
 
-/// <summary>Walks the syntax tree and writes the output. One instance serves one render.</summary>
+/// <summary>Walks the syntax tree and writes the output. One instance serves one render, under one budget.</summary>
 internal sealed class Interpreter
 {
     enum Flow { Normal, Break, Continue }
 
-    readonly Scope globals = new(null);
+    // Steps between two looks at the cancellation token: cheap, and a render stops within microseconds.
+    const int CancelCheckInterval = 1024;
 
-    Interpreter(TimeProvider clock)
+    readonly Scope globals = new(null);
+    readonly ChatTemplateLimits limits;
+    readonly CancellationToken cancel;
+    long steps, built;
+
+    Interpreter(TimeProvider clock, ChatTemplateLimits limits, CancellationToken cancel)
     {
+        this.limits = limits;
+        this.cancel = cancel;
         foreach (var (name, value) in Builtins.Globals(clock)) globals.Set(name, value);
     }
 
-    public static string Render(IReadOnlyList<Stmt> body, IReadOnlyDictionary<string, object?> variables, TimeProvider clock)
+    /// <summary>Steps and built size of the last render on this thread (what the limits are measured against).</summary>
+    [ThreadStatic] internal static (long Steps, long Built, long Output) LastUsage;
+
+    public static string Render(IReadOnlyList<Stmt> body, IReadOnlyDictionary<string, object?> variables, TimeProvider clock,
+        ChatTemplateLimits limits, CancellationToken cancel)
     {
-        var interpreter = new Interpreter(clock);
+        cancel.ThrowIfCancellationRequested();
+        var interpreter = new Interpreter(clock, limits, cancel);
         // The caller's variables shadow the globals, and a top-level set may shadow both.
         var root = new Scope(interpreter.globals);
         foreach (var (name, value) in variables) root.Set(name, ValueConverter.FromClr(value, name));
         var output = new StringBuilder();
-        interpreter.ExecBody(body, root, output);
+        try
+        {
+            interpreter.ExecBody(body, root, output);
+        }
+        finally
+        {
+            LastUsage = (interpreter.steps, interpreter.built, output.Length);
+        }
         return output.ToString();
+    }
+
+    void Step(long count = 1)
+    {
+        long before = steps;
+        steps += count;
+        if (steps > limits.MaxSteps)
+            throw new TemplateError($"the template ran past its step budget ({limits.MaxSteps:N0} steps)");
+        if (before / CancelCheckInterval != steps / CancelCheckInterval) cancel.ThrowIfCancellationRequested();
+    }
+
+    /// <summary>Counts a value the template just built against the memory budget; returns it.</summary>
+    object? Built(object? value)
+    {
+        built += SizeOf(value);
+        if (built > limits.MaxBuiltSize)
+            throw new TemplateError($"the template ran past its memory budget ({limits.MaxBuiltSize:N0} characters and items built)");
+        return value;
+    }
+
+    static long SizeOf(object? value) => value switch
+    {
+        string s => s.Length,
+        List<object?> list => list.Count,
+        Dict dict => dict.Count,
+        _ => 1,
+    };
+
+    void Write(StringBuilder output, string text)
+    {
+        if (output.Length + (long)text.Length > limits.MaxOutputChars)
+            throw new TemplateError($"the template ran past its output budget ({limits.MaxOutputChars:N0} characters)");
+        output.Append(text);
     }
 
     static ChatTemplateException At(SourcePos pos, TemplateError error) =>
@@ -62,13 +115,14 @@ internal sealed class Interpreter
     {
         try
         {
+            Step();
             switch (stmt)
             {
                 case TextStmt text:
-                    output.Append(text.Text);
+                    Write(output, text.Text);
                     return Flow.Normal;
                 case OutputStmt print:
-                    output.Append(PyOps.Str(Eval(print.Value, scope)));
+                    Write(output, PyOps.Str(Eval(print.Value, scope)));
                     return Flow.Normal;
                 case IfStmt branches:
                     foreach (var branch in branches.Branches)
@@ -88,7 +142,7 @@ internal sealed class Interpreter
                 case SetBlockStmt capture:
                     var captured = new StringBuilder();
                     ExecBody(capture.Body, new Scope(scope), captured);
-                    scope.Set(capture.Target, captured.ToString());
+                    scope.Set(capture.Target, Built(captured.ToString()));
                     return Flow.Normal;
                 case MacroStmt macro:
                     scope.Set(macro.Name, MakeMacro(macro, scope));
@@ -125,6 +179,7 @@ internal sealed class Interpreter
             var kept = new List<object?>();
             foreach (object? item in items)
             {
+                Step();
                 var itemScope = new Scope(scope);
                 Assign(loop.Targets, item, itemScope);
                 if (PyOps.Truthy(Eval(loop.Filter, itemScope))) kept.Add(item);
@@ -135,6 +190,7 @@ internal sealed class Interpreter
         if (items.Count == 0) return ExecBody(loop.Else, new Scope(scope), output);
         for (int i = 0; i < items.Count; i++)
         {
+            Step(); // an empty body still costs its iterations
             var iteration = new Scope(scope);
             Assign(loop.Targets, items[i], iteration);
             iteration.Set("loop", new LoopContext(items, i));
@@ -190,7 +246,7 @@ internal sealed class Interpreter
         }
         var output = new StringBuilder();
         ExecBody(macro.Body, scope, output);
-        return output.ToString();
+        return Built(output.ToString());
     });
 
     object? Eval(Expr expr, Scope scope)
@@ -200,20 +256,22 @@ internal sealed class Interpreter
             throw At(expr.Pos, new TemplateError("recursion is too deep"));
         try
         {
+            Step();
+            // Lookups return values that already exist; everything else builds one, which the memory budget counts.
             return expr switch
             {
                 LiteralExpr literal => literal.Value,
                 NameExpr name => scope.TryGet(name.Name, out object? value) ? value : new Undefined($"'{name.Name}' is undefined"),
-                ListExpr { IsTuple: true } tuple => new PyTuple(tuple.Items.Select(item => Eval(item, scope))),
-                ListExpr list => list.Items.Select(item => Eval(item, scope)).ToList(),
-                DictExpr dict => EvalDict(dict, scope),
+                ListExpr { IsTuple: true } tuple => Built(new PyTuple(tuple.Items.Select(item => Eval(item, scope)))),
+                ListExpr list => Built(list.Items.Select(item => Eval(item, scope)).ToList()),
+                DictExpr dict => Built(EvalDict(dict, scope)),
                 AttributeExpr attribute => PyOps.GetAttribute(Eval(attribute.Target, scope), attribute.Name),
                 IndexExpr index => PyOps.GetItem(Eval(index.Target, scope), Eval(index.Index, scope)),
-                SliceExpr slice => PyOps.Slice(Eval(slice.Target, scope), EvalOptional(slice.Start, scope),
-                    EvalOptional(slice.Stop, scope), EvalOptional(slice.Step, scope)),
-                CallExpr call => Call(Eval(call.Callee, scope), EvalArguments(call.Arguments, scope)),
-                FilterExpr filter => Builtins.ApplyFilter(filter.Name, Eval(filter.Value, scope), EvalArguments(filter.Arguments, scope)),
-                TestExpr test => Builtins.ApplyTest(test.Name, Eval(test.Value, scope), EvalArguments(test.Arguments, scope)) != test.Negated,
+                SliceExpr slice => Built(PyOps.Slice(Eval(slice.Target, scope), EvalOptional(slice.Start, scope),
+                    EvalOptional(slice.Stop, scope), EvalOptional(slice.Step, scope))),
+                CallExpr call => Built(Call(Eval(call.Callee, scope), EvalArguments(call.Arguments, scope))),
+                FilterExpr filter => Built(Builtins.ApplyFilter(filter.Name, Visited(Eval(filter.Value, scope)), EvalArguments(filter.Arguments, scope))),
+                TestExpr test => Builtins.ApplyTest(test.Name, Visited(Eval(test.Value, scope)), EvalArguments(test.Arguments, scope)) != test.Negated,
                 UnaryExpr unary => unary.Operator switch
                 {
                     "not" => !PyOps.Truthy(Eval(unary.Operand, scope)),
@@ -237,6 +295,15 @@ internal sealed class Interpreter
     }
 
     object? EvalOptional(Expr? expr, Scope scope) => expr is null ? null : Eval(expr, scope);
+
+    /// <summary>A filter, test or <c>in</c> visits its operand's items: one step per item (per 64 characters of a
+    /// string), so a loop over a huge shared list costs what it does.</summary>
+    object? Visited(object? value)
+    {
+        long size = SizeOf(value);
+        if (size > 1) Step(value is string ? size / 64 : size);
+        return value;
+    }
 
     Dict EvalDict(DictExpr dict, Scope scope)
     {
@@ -275,7 +342,7 @@ internal sealed class Interpreter
             case "or": return PyOps.Truthy(left) ? left : Eval(binary.Right, scope);
         }
         object? right = Eval(binary.Right, scope);
-        return binary.Operator == "~" ? PyOps.Str(left) + PyOps.Str(right) : PyOps.Arithmetic(binary.Operator, left, right);
+        return Built(binary.Operator == "~" ? PyOps.Str(left) + PyOps.Str(right) : PyOps.Arithmetic(binary.Operator, left, right));
     }
 
     bool EvalCompare(CompareExpr compare, Scope scope)
@@ -288,8 +355,8 @@ internal sealed class Interpreter
             {
                 "==" => PyOps.Equal(left, right),
                 "!=" => !PyOps.Equal(left, right),
-                "in" => PyOps.Contains(right, left),
-                "not in" => !PyOps.Contains(right, left),
+                "in" => PyOps.Contains(Visited(right), left),
+                "not in" => !PyOps.Contains(Visited(right), left),
                 "<" => PyOps.Compare(left, right, op) < 0,
                 "<=" => PyOps.Compare(left, right, op) <= 0,
                 ">" => PyOps.Compare(left, right, op) > 0,

@@ -1,3 +1,4 @@
+using System.Runtime.CompilerServices;
 using System.Text;
 using Dict = System.Collections.Generic.OrderedDictionary<string, object?>;
 
@@ -24,6 +25,8 @@ internal static class PyJson
 
         public void Write(object? value, int depth)
         {
+            if (!RuntimeHelpers.TryEnsureSufficientExecutionStack()) throw new TemplateError("value is nested too deeply for tojson");
+            PyOps.CheckLength(Text.Length, "the JSON text");
             switch (value)
             {
                 case null: Text.Append("null"); break;

@@ -1,4 +1,6 @@
 using System.Globalization;
+using System.Runtime.CompilerServices;
+using System.Text;
 using Dict = System.Collections.Generic.OrderedDictionary<string, object?>;
 
 namespace Augur.ChatTemplates;
@@ -35,6 +37,17 @@ internal static class PyOps
         _ => true,
     };
 
+    /// <summary>The longest string one operation may build (what <c>'x' * n</c>, <c>join</c>, <c>replace</c>,
+    /// <c>indent</c>, <c>tojson</c> and printing a container check before or while they build): a template from a
+    /// model file must not exhaust memory in one step, before the render's memory budget sees the value.</summary>
+    public const long MaxBuiltLength = 1 << 26;
+
+    public static void CheckLength(long length, string what)
+    {
+        if (length > MaxBuiltLength)
+            throw new TemplateError($"{what} would be {length:N0} characters, more than the sandbox allows ({MaxBuiltLength:N0})");
+    }
+
     /// <summary>Python's <c>str()</c>, which is what <c>{{ }}</c> prints.</summary>
     public static string Str(object? value) => value switch
     {
@@ -44,13 +57,9 @@ internal static class PyOps
         long l => l.ToString(CultureInfo.InvariantCulture),
         double d => PyText.FloatRepr(d),
         Undefined => "",
-        PyTuple { Count: 1 } single => $"({Repr(single[0])},)",
-        PyTuple tuple => "(" + string.Join(", ", tuple.Select(Repr)) + ")",
-        List<object?> list => "[" + string.Join(", ", list.Select(Repr)) + "]",
-        Dict dict => DictRepr(dict),
-        Namespace ns => $"<Namespace {DictRepr(ns.Attributes)}>",
         Callable f => $"<function {f.Name}>",
         LoopContext loop => $"<LoopContext {loop.Index + 1}/{loop.Length}>",
+        List<object?> or Dict or Namespace => AppendContainer(new StringBuilder(), value).ToString(),
         _ => value.ToString() ?? "",
     };
 
@@ -62,7 +71,56 @@ internal static class PyOps
         _ => Str(value),
     };
 
-    static string DictRepr(Dict dict) => "{" + string.Join(", ", dict.Select(p => $"{PyText.Repr(p.Key)}: {Repr(p.Value)}")) + "}";
+    // Containers print into one builder, checked as it grows: a list holding the same big list a thousand times
+    // over would otherwise build its whole text first. A namespace may hold itself; the stack check ends that.
+    static StringBuilder AppendContainer(StringBuilder text, object? value)
+    {
+        if (!RuntimeHelpers.TryEnsureSufficientExecutionStack()) throw new TemplateError("value is nested too deeply to print");
+        void Item(object? item)
+        {
+            if (item is List<object?> or Dict or Namespace) AppendContainer(text, item);
+            else text.Append(Repr(item));
+            CheckLength(text.Length, "the printed value");
+        }
+        void Pairs(Dict dict)
+        {
+            bool first = true;
+            foreach (var (key, item) in dict)
+            {
+                if (!first) text.Append(", ");
+                text.Append(PyText.Repr(key)).Append(": ");
+                Item(item);
+                first = false;
+            }
+        }
+        switch (value)
+        {
+            case PyTuple tuple:
+                text.Append('(');
+                for (int i = 0; i < tuple.Count; i++)
+                {
+                    if (i > 0) text.Append(", ");
+                    Item(tuple[i]);
+                }
+                return text.Append(tuple.Count == 1 ? ",)" : ")");
+            case List<object?> list:
+                text.Append('[');
+                for (int i = 0; i < list.Count; i++)
+                {
+                    if (i > 0) text.Append(", ");
+                    Item(list[i]);
+                }
+                return text.Append(']');
+            case Dict dict:
+                text.Append('{');
+                Pairs(dict);
+                return text.Append('}');
+            default:
+                text.Append("<Namespace {");
+                Pairs(((Namespace)value!).Attributes);
+                return text.Append("}>");
+        }
+    }
 
     // jinja's object_type_repr, used in undefined hints: "'dict object' has no attribute 'x'".
     static string ObjectTypeRepr(object? value) => value is null ? "None" : $"{TypeName(value)} object";
@@ -230,20 +288,17 @@ internal static class PyOps
         throw new TemplateError($"unsupported operand type(s) for {op}: '{TypeName(a)}' and '{TypeName(b)}'");
     }
 
-    // A template from a model file must not be able to exhaust memory with 'x' * 10**12.
-    const long MaxRepeatedLength = 1 << 26;
-
     static string Repeat(string s, long count)
     {
         if (count <= 0 || s.Length == 0) return "";
-        if (s.Length * count > MaxRepeatedLength) throw new TemplateError("repeated string is too long");
+        if (count > MaxBuiltLength / s.Length) throw new TemplateError("repeated string is too long");
         return string.Concat(Enumerable.Repeat(s, (int)count));
     }
 
     static List<object?> RepeatList(List<object?> list, long count)
     {
         if (count <= 0 || list.Count == 0) return [];
-        if (list.Count * count > MaxRepeatedLength) throw new TemplateError("repeated list is too long");
+        if (count > MaxBuiltLength / list.Count) throw new TemplateError("repeated list is too long");
         return Enumerable.Repeat(list, (int)count).SelectMany(x => x).ToList();
     }
 

@@ -121,6 +121,13 @@ internal static class PyText
     /// <summary><c>str.replace(old, new, count)</c>; an empty <paramref name="old"/> inserts between characters.</summary>
     public static string Replace(string s, string old, string replacement, long count)
     {
+        if (replacement.Length > old.Length)
+        {
+            long occurrences = old.Length == 0 ? s.Length + 1 : 0;
+            for (int at = 0; old.Length > 0 && (at = s.IndexOf(old, at, StringComparison.Ordinal)) >= 0; at += old.Length) occurrences++;
+            if (count >= 0) occurrences = Math.Min(occurrences, count);
+            PyOps.CheckLength(s.Length + occurrences * (replacement.Length - old.Length), "the replaced string");
+        }
         if (count < 0) return old.Length == 0 ? Replace(s, old, replacement, long.MaxValue) : s.Replace(old, replacement, StringComparison.Ordinal);
         var sb = new StringBuilder();
         int start = 0;

@@ -99,7 +99,7 @@ public static unsafe class Quantizer
         foreach (var t in plan)
         {
             if (t.Type != t.Source.Type && WeightFormats.TryGet(t.Source.Type) is null)
-                throw new ModelFormatException($"{inputPath}: tensor '{t.Name}' is {t.Source.Type}, which Augur cannot dequantize");
+                throw new ModelFormatException($"{inputPath}: tensor '{SafeText.Quote(t.Name)}' is {t.Source.Type}, which Augur cannot dequantize");
         }
 
         var w = new GgufWriter { Alignment = file.Alignment };
@@ -303,7 +303,7 @@ public static unsafe class Quantizer
             GgmlType.Q5_K => GgmlType.Q5_1,
             GgmlType.Q6_K => GgmlType.Q8_0,
             // llama.cpp has no fallback for the 32-value types either: it refuses the file.
-            _ => throw new ModelFormatException($"{path}: tensor '{t.Name}' has rows of {n} values, which {type} (blocks of {BlockSize(type)}) cannot hold"),
+            _ => throw new ModelFormatException($"{path}: tensor '{SafeText.Quote(t.Name)}' has rows of {n} values, which {type} (blocks of {BlockSize(type)}) cannot hold"),
         };
         return n % BlockSize(fallback) == 0 ? fallback : GgmlType.F16;
     }
@@ -311,7 +311,7 @@ public static unsafe class Quantizer
     static int BlockSize(GgmlType type) => GgmlTypeInfo.TryGet(type, out int size, out _) ? size : throw new ArgumentOutOfRangeException(nameof(type), type, null);
 
     static int LayerOf(string name) =>
-        LayerIndex(name) is >= 0 and var layer ? layer : throw new ModelFormatException($"cannot tell the layer of tensor '{name}'");
+        LayerIndex(name) is >= 0 and var layer ? layer : throw new ModelFormatException($"cannot tell the layer of tensor '{SafeText.Quote(name)}'");
 
     /// <summary>sscanf(name, "blk.%d."): the layer a tensor belongs to, -1 for none.</summary>
     static int LayerIndex(string name)

@@ -40,15 +40,20 @@ public static class SyntheticModel
         return c;
     }
 
-    /// <summary>The vocabulary of a SentencePiece <c>.model</c> or of a GGUF file.</summary>
-    public static Vocabulary ReadVocabulary(string path)
+    /// <summary>
+    /// The vocabulary (and chat template, where there is one) of a Hugging Face <c>tokenizer.json</c> or its folder,
+    /// a GGUF file, or a SentencePiece <c>.model</c>.
+    /// </summary>
+    public static HfTokenizer ReadVocabulary(string path)
     {
+        if (Directory.Exists(path) || Path.GetFileName(path).EndsWith(".json", StringComparison.OrdinalIgnoreCase))
+            return HfTokenizerImport.Read(path);
         if (!File.Exists(path)) throw new AssetNotFoundException(path, "tokenizer file");
         Span<byte> magic = stackalloc byte[4];
         using (var fs = File.OpenRead(path))
-            if (fs.Read(magic) < 4 || BitConverter.ToUInt32(magic) != GgufFile.Magic) return Vocabulary.FromFile(path);
+            if (fs.Read(magic) < 4 || BitConverter.ToUInt32(magic) != GgufFile.Magic) return new HfTokenizer(Vocabulary.FromFile(path), null);
         using var gguf = GgufFile.Open(path);
-        return Vocabulary.FromGguf(gguf);
+        return new HfTokenizer(Vocabulary.FromGguf(gguf), gguf.Find("tokenizer.chat_template")?.Value as string);
     }
 
     /// <summary>Bytes of tensor data a file of this shape and type holds (what <c>Write</c>'s progress counts up to).</summary>
@@ -73,7 +78,7 @@ public static class SyntheticModel
     /// <paramref name="progress"/> is called with the tensor bytes written so far.
     /// </summary>
     public static void Write(string path, ModelConfig c, Vocabulary vocab, GgmlType type = GgmlType.F32, ulong seed = 1,
-        Action<long>? progress = null, string? name = null)
+        Action<long>? progress = null, string? name = null, string? chatTemplate = null)
     {
         if (type is not (GgmlType.F32 or GgmlType.F16)) throw new ArgumentException($"synthetic weights are F32 or F16, not {type}", nameof(type));
         if (vocab.Count != c.VocabSize)
@@ -81,6 +86,7 @@ public static class SyntheticModel
         var w = new GgufWriter();
         Llama2cConverter.WriteConfig(w, c, name ?? $"synthetic-{c.Dim}x{c.Layers}", fileType: type == GgmlType.F32 ? 0u : 1u);
         vocab.WriteTo(w);
+        if (chatTemplate is not null) w.Set("tokenizer.chat_template", GgufValue.Of(chatTemplate));
         long written = 0;
         int index = 0;
         foreach (var (tensorName, tensorType, shape) in Tensors(c, type))

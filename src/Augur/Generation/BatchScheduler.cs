@@ -264,7 +264,7 @@ public sealed class BatchScheduler : IDisposable
     /// <summary>Streams a chosen token; false when it ended the request (end of sequence, stop string, length).</summary>
     bool Emit(Job job, int token, ReadOnlySpan<float> logits, bool fromDraft)
     {
-        if (job.Request.StopAtEos && token == _tokenizer.EosId) { Finish(job, FinishReason.EndOfSequence); return false; }
+        if (job.Request.StopAtEos && _tokenizer.IsEndOfGeneration(token)) { Finish(job, FinishReason.EndOfSequence); return false; }
         job.Ids.Add(token);
         var (emit, stopped) = job.Stops.Push(job.Detokenizer.Push(token));
         job.Text.Append(emit);

@@ -24,6 +24,9 @@ public sealed record GenerationRequest
     public (int[] Prompt, int Seed, SamplerChain Sampler) Prepare(Tokenizers.ITokenizer tokenizer, int contextLength)
     {
         Validate();
+        // A text whose length alone proves it cannot fit is refused before the tokenizer spends time on it.
+        if (PromptIds is null && tokenizer.Vocabulary.FewestTokens(Prompt) is var fewest && fewest >= contextLength)
+            throw new InvalidRequestException($"the prompt is at least {fewest:N0} tokens but the context holds {contextLength} (room is needed for at least one new token)");
         int[] prompt = PromptIds ?? tokenizer.Encode(Prompt);
         if (prompt.Length == 0) throw new InvalidRequestException("the prompt is empty (no tokens, not even BOS)");
         if (prompt.Length >= contextLength)

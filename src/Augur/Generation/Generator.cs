@@ -82,7 +82,7 @@ public sealed class Generator
             for (int j = 0; j < step.Emitted.Count && !done; j++)
             {
                 int token = step.Emitted[j];
-                if (request.StopAtEos && token == _tokenizer.EosId) { finish = FinishReason.EndOfSequence; done = true; break; }
+                if (request.StopAtEos && _tokenizer.IsEndOfGeneration(token)) { finish = FinishReason.EndOfSequence; done = true; break; }
                 ids.Add(token);
                 context.Add(token);
                 var (emit, stopped) = stops.Push(detok.Push(token));

@@ -74,7 +74,7 @@ public sealed unsafe class GgufFile : IDisposable
                 string key = r.String();
                 var type = (GgufValueType)r.U32();
                 var value = r.Value(type, key, depth: 0);
-                if (!metadata.TryAdd(key, value)) throw Bad($"duplicate metadata key '{key}'");
+                if (!metadata.TryAdd(key, value)) throw Bad($"duplicate metadata key '{SafeText.Quote(key)}'");
                 keys.Add(key);
             }
             Metadata = metadata;
@@ -86,7 +86,7 @@ public sealed unsafe class GgufFile : IDisposable
                 long a;
                 try { a = al.AsInt64(); }
                 catch (Exception e) when (e is InvalidCastException or OverflowException) { a = 0; } // a float, string or array
-                if (a <= 0 || a > 1 << 20 || (a & (a - 1)) != 0) throw Bad($"general.alignment = {al} ({al.Type}) is not an integer power of two");
+                if (a <= 0 || a > 1 << 20 || (a & (a - 1)) != 0) throw Bad($"general.alignment = {SafeText.Quote(al.ToString())} ({al.Type}) is not an integer power of two");
                 Alignment = (int)a;
             }
 
@@ -95,12 +95,12 @@ public sealed unsafe class GgufFile : IDisposable
             {
                 string name = r.String();
                 uint nDims = r.U32();
-                if (nDims == 0 || nDims > MaxDims) throw Bad($"tensor '{name}' has {nDims} dimensions (1..{MaxDims} allowed)");
+                if (nDims == 0 || nDims > MaxDims) throw Bad($"tensor '{SafeText.Quote(name)}' has {nDims} dimensions (1..{MaxDims} allowed)");
                 var shape = new long[nDims];
                 for (int d = 0; d < nDims; d++)
                 {
                     ulong ne = r.U64();
-                    if (ne == 0 || ne > (ulong)FileSize * 8) throw Bad($"tensor '{name}' dimension {d} = {ne} is impossible for a {FileSize}-byte file");
+                    if (ne == 0 || ne > (ulong)FileSize * 8) throw Bad($"tensor '{SafeText.Quote(name)}' dimension {d} = {ne} is impossible for a {FileSize}-byte file");
                     shape[d] = (long)ne;
                 }
                 var type = (GgmlType)r.U32();
@@ -115,21 +115,21 @@ public sealed unsafe class GgufFile : IDisposable
             foreach (var (name, type, shape, offset) in infos)
             {
                 if (!GgmlTypeInfo.TryGet(type, out int blockSize, out int blockBytes))
-                    throw Bad($"tensor '{name}' has unknown tensor type {(uint)type}");
+                    throw Bad($"tensor '{SafeText.Quote(name)}' has unknown tensor type {(uint)type}");
                 if (shape[0] % blockSize != 0)
-                    throw Bad($"tensor '{name}' row length {shape[0]} is not a multiple of the {type} block size {blockSize}");
+                    throw Bad($"tensor '{SafeText.Quote(name)}' row length {shape[0]} is not a multiple of the {type} block size {blockSize}");
                 long bytes;
                 try
                 {
                     long elements = checked(shape.Aggregate(1L, (a, b) => checked(a * b)));
                     bytes = checked(elements / blockSize * blockBytes);
                 }
-                catch (OverflowException) { throw Bad($"tensor '{name}' shape [{string.Join(", ", shape)}] overflows"); }
-                if (offset % (ulong)Alignment != 0) throw Bad($"tensor '{name}' offset {offset} is not aligned to {Alignment}");
+                catch (OverflowException) { throw Bad($"tensor '{SafeText.Quote(name)}' shape [{string.Join(", ", shape)}] overflows"); }
+                if (offset % (ulong)Alignment != 0) throw Bad($"tensor '{SafeText.Quote(name)}' offset {offset} is not aligned to {Alignment}");
                 if (offset > (ulong)dataSize || (ulong)bytes > (ulong)dataSize - offset)
-                    throw Bad($"tensor '{name}' ({bytes} bytes at data offset {offset}) runs past the end of the file (data section is {dataSize} bytes; file truncated?)");
+                    throw Bad($"tensor '{SafeText.Quote(name)}' ({bytes} bytes at data offset {offset}) runs past the end of the file (data section is {dataSize} bytes; file truncated?)");
                 var info = new GgufTensorInfo(name, type, shape, offset, bytes);
-                if (!_tensorsByName.TryAdd(name, info)) throw Bad($"duplicate tensor name '{name}'");
+                if (!_tensorsByName.TryAdd(name, info)) throw Bad($"duplicate tensor name '{SafeText.Quote(name)}'");
                 tensors.Add(info);
             }
             Tensors = tensors;
@@ -148,7 +148,7 @@ public sealed unsafe class GgufFile : IDisposable
     public GgufTensorInfo? FindTensor(string name) => _tensorsByName.GetValueOrDefault(name);
 
     public GgufTensorInfo GetTensor(string name) =>
-        FindTensor(name) ?? throw Bad($"required tensor '{name}' is missing");
+        FindTensor(name) ?? throw Bad($"required tensor '{SafeText.Quote(name)}' is missing");
 
     /// <summary>The tensor's bytes inside the mapping; valid while this file is open.</summary>
     public byte* TensorData(GgufTensorInfo t)
@@ -161,16 +161,16 @@ public sealed unsafe class GgufFile : IDisposable
 
     public GgufValue? Find(string key) => Metadata.GetValueOrDefault(key);
 
-    public string GetString(string key) => Find(key)?.Value as string ?? throw Bad($"metadata '{key}' is missing or not a string");
+    public string GetString(string key) => Find(key)?.Value as string ?? throw Bad($"metadata '{SafeText.Quote(key)}' is missing or not a string");
 
-    public long GetInt(string key) => TryGetInt(key) ?? throw Bad($"metadata '{key}' is missing");
+    public long GetInt(string key) => TryGetInt(key) ?? throw Bad($"metadata '{SafeText.Quote(key)}' is missing");
 
     public long? TryGetInt(string key)
     {
         var v = Find(key);
         if (v is null) return null;
         try { return v.AsInt64(); }
-        catch (Exception e) when (e is InvalidCastException or OverflowException) { throw Bad($"metadata '{key}' = {v} is not an integer"); }
+        catch (Exception e) when (e is InvalidCastException or OverflowException) { throw Bad($"metadata '{SafeText.Quote(key)}' = {SafeText.Quote(v.ToString())} is not an integer"); }
     }
 
     public double? TryGetFloat(string key)
@@ -178,14 +178,14 @@ public sealed unsafe class GgufFile : IDisposable
         var v = Find(key);
         if (v is null) return null;
         try { return v.AsDouble(); }
-        catch (InvalidCastException) { throw Bad($"metadata '{key}' = {v} is not a number"); }
+        catch (InvalidCastException) { throw Bad($"metadata '{SafeText.Quote(key)}' = {SafeText.Quote(v.ToString())} is not a number"); }
     }
 
     public T[]? TryGetArray<T>(string key)
     {
         var v = Find(key);
         if (v is null) return null;
-        return v.Value as T[] ?? throw Bad($"metadata '{key}' is {v.Type}/{v.ElementType}, expected an array of {typeof(T).Name}");
+        return v.Value as T[] ?? throw Bad($"metadata '{SafeText.Quote(key)}' is {v.Type}/{v.ElementType}, expected an array of {typeof(T).Name}");
     }
 
     public void Dispose()
@@ -219,12 +219,20 @@ public sealed unsafe class GgufFile : IDisposable
         public uint U32() => *(uint*)Take(4);
         public ulong U64() => *(ulong*)Take(8);
 
-        public string String()
+        /// <summary>GGUF strings are UTF-8; invalid bytes are an error, not a silent U+FFFD (a vocabulary would change under it).</summary>
+        public string String(string? key = null)
         {
             ulong len = U64();
             if (len > (ulong)(size - _pos)) throw new ModelFormatException($"{path}: string length {len} at byte {_pos - 8} runs past the end of the file");
-            return Encoding.UTF8.GetString(Take((long)len), (int)len);
+            long start = _pos;
+            try { return StrictUtf8.GetString(Take((long)len), (int)len); }
+            catch (DecoderFallbackException)
+            {
+                throw new ModelFormatException($"{path}: {(key is null ? "a string" : $"metadata '{key}'")} at byte {start} is not valid UTF-8");
+            }
         }
+
+        static readonly UTF8Encoding StrictUtf8 = new(encoderShouldEmitUTF8Identifier: false, throwOnInvalidBytes: true);
 
         public GgufValue Value(GgufValueType type, string key, int depth) => type switch
         {
@@ -236,17 +244,17 @@ public sealed unsafe class GgufFile : IDisposable
             GgufValueType.Int32 => new(type, *(int*)Take(4)),
             GgufValueType.Float32 => new(type, *(float*)Take(4)),
             GgufValueType.Bool => new(type, *Take(1) != 0),
-            GgufValueType.String => new(type, String()),
+            GgufValueType.String => new(type, String(key)),
             GgufValueType.UInt64 => new(type, U64()),
             GgufValueType.Int64 => new(type, *(long*)Take(8)),
             GgufValueType.Float64 => new(type, *(double*)Take(8)),
             GgufValueType.Array => Array(key, depth),
-            _ => throw new ModelFormatException($"{path}: metadata '{key}' has unknown value type {(uint)type}"),
+            _ => throw new ModelFormatException($"{path}: metadata '{SafeText.Quote(key)}' has unknown value type {(uint)type}"),
         };
 
         GgufValue Array(string key, int depth)
         {
-            if (depth >= MaxDepth) throw new ModelFormatException($"{path}: metadata '{key}' nests arrays deeper than {MaxDepth}");
+            if (depth >= MaxDepth) throw new ModelFormatException($"{path}: metadata '{SafeText.Quote(key)}' nests arrays deeper than {MaxDepth}");
             var et = (GgufValueType)U32();
             ulong count = U64();
             long minSize = et switch
@@ -256,10 +264,10 @@ public sealed unsafe class GgufFile : IDisposable
                 GgufValueType.UInt32 or GgufValueType.Int32 or GgufValueType.Float32 => 4,
                 GgufValueType.UInt64 or GgufValueType.Int64 or GgufValueType.Float64 or GgufValueType.String => 8,
                 GgufValueType.Array => 12,
-                _ => throw new ModelFormatException($"{path}: metadata '{key}' is an array of unknown type {(uint)et}"),
+                _ => throw new ModelFormatException($"{path}: metadata '{SafeText.Quote(key)}' is an array of unknown type {(uint)et}"),
             };
             if (count > (ulong)((size - _pos) / minSize))
-                throw new ModelFormatException($"{path}: metadata '{key}' array of {count} {et} runs past the end of the file");
+                throw new ModelFormatException($"{path}: metadata '{SafeText.Quote(key)}' array of {count} {et} runs past the end of the file");
             int n = (int)count;
             object values = et switch
             {
@@ -274,7 +282,7 @@ public sealed unsafe class GgufFile : IDisposable
                 GgufValueType.UInt64 => Copy<ulong>(n),
                 GgufValueType.Int64 => Copy<long>(n),
                 GgufValueType.Float64 => Copy<double>(n),
-                GgufValueType.String => Strings(n),
+                GgufValueType.String => Strings(n, key),
                 _ => Nested(n, key, depth),
             };
             return new GgufValue(GgufValueType.Array, values, et);
@@ -282,10 +290,10 @@ public sealed unsafe class GgufFile : IDisposable
 
         T[] Copy<T>(int n) where T : unmanaged => new ReadOnlySpan<T>(Take((long)n * sizeof(T)), n).ToArray();
 
-        string[] Strings(int n)
+        string[] Strings(int n, string key)
         {
             var a = new string[n];
-            for (int i = 0; i < n; i++) a[i] = String();
+            for (int i = 0; i < n; i++) a[i] = String(key);
             return a;
         }
 

@@ -5,7 +5,7 @@ namespace Augur.Grammars;
 
 /// <summary>
 /// The grammar as a sampler filter: <see cref="Apply"/> removes every candidate the grammar does not allow next
-/// (the end-of-sequence token only once the grammar is complete), <see cref="Accept"/> advances the automaton by
+/// (an end-of-generation token only once the grammar is complete), <see cref="Accept"/> advances the automaton by
 /// the emitted token's bytes. The mask of a state is the union over its stacks of the context-independent
 /// bitset from <see cref="TokenTables"/> plus the context-dependent tokens checked against the real stack; masks
 /// are also cached per state (xgrammar's adaptive cache), since inside a string or a number the state after one
@@ -51,13 +51,13 @@ public sealed class GrammarSampler : ISampler
     {
         var mask = Mask();
         bool canEnd = CanEnd;
-        int eos = _tokenizer.EosId;
+        var ends = _tables.EndTokens;
         bool firstAfterBos = _previous == _tokenizer.BosId;
         int kept = 0;
         for (int i = 0; i < candidates.Count; i++)
         {
             int id = candidates.Ids[i];
-            bool ok = id == eos ? canEnd
+            bool ok = (ends[id >> 6] >> (id & 63) & 1) != 0 ? canEnd
                 : firstAfterBos ? AcceptsBytes(_tokenizer.PieceBytes(id, _previous))
                 : (mask[id >> 6] >> (id & 63) & 1) != 0;
             if (!ok) continue;
@@ -72,7 +72,7 @@ public sealed class GrammarSampler : ISampler
 
     public void Accept(int token)
     {
-        if (token == _tokenizer.EosId && CanEnd) { _state.Clear(); return; }
+        if (_tokenizer.IsEndOfGeneration(token) && CanEnd) { _state.Clear(); return; }
         var bytes = _tokenizer.PieceBytes(token, _previous);
         _previous = token;
         if (bytes.IsEmpty) throw new InvalidRequestException($"token {token} spells nothing and is not allowed by the grammar");

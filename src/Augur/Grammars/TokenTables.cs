@@ -53,6 +53,8 @@ sealed class TokenTables
     public TokenTrie Trie { get; }
     public ITokenizer Tokenizer { get; }
     public int Words { get; }
+    /// <summary>The end-of-generation tokens as a bitset: allowed exactly when the grammar is complete.</summary>
+    public ulong[] EndTokens { get; }
 
     public TokenTables(Grammar grammar, ITokenizer tokenizer)
     {
@@ -61,6 +63,9 @@ sealed class TokenTables
         Tokenizer = tokenizer;
         Trie = TokenTrie.For(tokenizer);
         Words = (tokenizer.Vocabulary.Count + 63) / 64;
+        EndTokens = new ulong[Words];
+        for (int t = 0; t < tokenizer.Vocabulary.Count; t++)
+            if (tokenizer.IsEndOfGeneration(t)) EndTokens[t >> 6] |= 1UL << (t & 63);
         _lists = Enumerable.Range(0, Trie.MaxLength + 2).Select(_ => new List<Frame?>()).ToArray();
     }
 

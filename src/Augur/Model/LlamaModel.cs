@@ -35,9 +35,10 @@ public sealed unsafe class LlamaModel : IDisposable
         _attention = new AttentionJob(config, _s, _pool.MaxParts);
     }
 
-    /// <summary>A dense cache for this model: <paramref name="contextLength"/> cells (default: the trained context) per sequence.</summary>
+    /// <summary>A dense cache for this model: <paramref name="contextLength"/> cells per sequence (default: the
+    /// trained context up to <see cref="ContextWindow.DefaultMax"/>, not a file's claim of millions).</summary>
     public KvCache CreateCache(int? contextLength = null, int sequences = 1, KvType type = KvType.F32) =>
-        new(Config.Layers, Config.KvDim, contextLength ?? Config.ContextLength, sequences, type);
+        new(Config.Layers, Config.KvDim, contextLength ?? ContextWindow.Resolve(Config, null), sequences, type);
 
     /// <summary>Logits (vocab) of the k-th token of the last batch that asked for logits.</summary>
     public ReadOnlySpan<float> Logits(int output)

@@ -29,7 +29,7 @@ public sealed class LoadedModel(string path, LlamaModel model, ITokenizer tokeni
                 var vocab = tokenizerPath is null ? Vocabulary.FromGguf(file) : Vocabulary.FromFile(tokenizerPath, config.VocabSize);
                 CheckVocabulary(path, vocab, config);
                 var weights = ModelLoader.LoadWeights(file, config);
-                return new LoadedModel(path, new LlamaModel(config, weights, pool, maxBatch), new SentencePieceTokenizer(vocab));
+                return new LoadedModel(path, new LlamaModel(config, weights, pool, maxBatch), TokenizerFactory.Create(vocab));
             }
             catch
             {
@@ -45,7 +45,7 @@ public sealed class LoadedModel(string path, LlamaModel model, ITokenizer tokeni
             var vocab = Vocabulary.FromFile(tokenizerPath, ckpt.Config.VocabSize);
             CheckVocabulary(tokenizerPath, vocab, ckpt.Config);
             var weights = ModelLoader.LoadWeights(ckpt);
-            return new LoadedModel(path, new LlamaModel(ckpt.Config, weights, pool, maxBatch), new SentencePieceTokenizer(vocab));
+            return new LoadedModel(path, new LlamaModel(ckpt.Config, weights, pool, maxBatch), TokenizerFactory.Create(vocab));
         }
         catch
         {

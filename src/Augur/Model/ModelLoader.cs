@@ -15,11 +15,11 @@ public static unsafe class ModelLoader
     {
         string arch = file.GetString("general.architecture");
         if (!SupportedArchitectures.Contains(arch))
-            throw new ModelFormatException($"{file.Path}: architecture '{arch}' is not supported (supported: {string.Join(", ", SupportedArchitectures)})");
+            throw new ModelFormatException($"{file.Path}: architecture '{SafeText.Quote(arch)}' is not supported (supported: {string.Join(", ", SupportedArchitectures)})");
         int Int(string key)
         {
             long v = file.GetInt($"{arch}.{key}");
-            return v is >= 0 and <= int.MaxValue ? (int)v : throw new ModelFormatException($"{file.Path}: metadata '{arch}.{key}' = {v} is out of range");
+            return v is >= 0 and <= int.MaxValue ? (int)v : throw new ModelFormatException($"{file.Path}: metadata '{SafeText.Quote(arch)}.{key}' = {v} is out of range");
         }
         int heads = Int("attention.head_count");
         int dim = Int("embedding_length");
@@ -58,15 +58,15 @@ public static unsafe class ModelLoader
     static ModelWeights Build(ModelConfig c, string path, TensorLookup lookup, IDisposable owner)
     {
         (GgmlType, long[], nint) Require(string name) =>
-            lookup(name) ?? throw new ModelFormatException($"{path}: required tensor '{name}' is missing");
+            lookup(name) ?? throw new ModelFormatException($"{path}: required tensor '{SafeText.Quote(name)}' is missing");
 
         WeightMatrix Matrix(string name, int rows, int cols)
         {
             var (type, shape, data) = Require(name);
             if (shape.Length != 2 || shape[0] != cols || shape[1] != rows)
-                throw new ModelFormatException($"{path}: tensor '{name}' has shape [{string.Join(", ", shape)}], expected [{cols}, {rows}]");
+                throw new ModelFormatException($"{path}: tensor '{SafeText.Quote(name)}' has shape [{string.Join(", ", shape)}], expected [{cols}, {rows}]");
             var format = WeightFormats.TryGet(type)
-                ?? throw new ModelFormatException($"{path}: tensor '{name}' has type {type}, which Augur cannot compute with yet");
+                ?? throw new ModelFormatException($"{path}: tensor '{SafeText.Quote(name)}' has type {type}, which Augur cannot compute with yet");
             return new WeightMatrix(name, format, (byte*)data, rows, cols);
         }
 
@@ -74,9 +74,9 @@ public static unsafe class ModelLoader
         {
             var (type, shape, data) = Require(name);
             if (shape.Length != 1 || shape[0] != n)
-                throw new ModelFormatException($"{path}: tensor '{name}' has shape [{string.Join(", ", shape)}], expected [{n}]");
+                throw new ModelFormatException($"{path}: tensor '{SafeText.Quote(name)}' has shape [{string.Join(", ", shape)}], expected [{n}]");
             var format = WeightFormats.TryGet(type)
-                ?? throw new ModelFormatException($"{path}: tensor '{name}' has type {type}, which Augur cannot compute with yet");
+                ?? throw new ModelFormatException($"{path}: tensor '{SafeText.Quote(name)}' has type {type}, which Augur cannot compute with yet");
             var v = new float[n];
             fixed (float* dst = v) format.DequantizeRow((byte*)data, dst, n);
             return v;

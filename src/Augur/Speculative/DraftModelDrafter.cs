@@ -16,12 +16,13 @@ public sealed class DraftModelDrafter : IDrafter
     readonly List<int> _cached = []; // tokens whose cells the draft cache holds
     readonly int _draftLength;
 
-    public DraftModelDrafter(LlamaModel draft, int targetVocabSize, int draftLength = 8)
+    /// <param name="contextLength">The target's cache cells: the draft follows the same tokens, so it needs no more.</param>
+    public DraftModelDrafter(LlamaModel draft, int targetVocabSize, int draftLength = 8, int? contextLength = null)
     {
         if (draft.Config.VocabSize != targetVocabSize)
             throw new InvalidRequestException($"the draft model's vocabulary ({draft.Config.VocabSize}) differs from the target's ({targetVocabSize})");
         _draft = draft;
-        _cache = draft.CreateCache();
+        _cache = draft.CreateCache(contextLength);
         _batch = new Batch(draft.MaxBatch);
         _draftLength = draftLength;
     }

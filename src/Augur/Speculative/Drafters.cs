@@ -44,7 +44,7 @@ public static class Drafters
     public static IDrafter? Create(string name, LlamaModel model, IKvCache cache, LlamaModel? draftModel = null, int draftMax = 10) => name switch
     {
         "swift" => new SwiftDrafter(model, cache, draftLength: draftMax),
-        "draft" => new DraftModelDrafter(draftModel ?? throw new InvalidRequestException("--speculative draft needs --draft-model PATH"), model.Config.VocabSize, draftMax),
+        "draft" => new DraftModelDrafter(draftModel ?? throw new InvalidRequestException("--speculative draft needs --draft-model PATH"), model.Config.VocabSize, draftMax, cache.Capacity),
         _ when Batchable.Contains(name) => CreateBatchable(name, model.Config.VocabSize, draftMax),
         _ => throw new InvalidRequestException($"unknown speculative mode '{name}' (known: {string.Join(", ", Names)})"),
     };

@@ -7,6 +7,9 @@ namespace Augur.Tokenizers;
 /// written as U+2581) is split into characters; the adjacent pair whose concatenation is a piece with
 /// the highest score is merged (leftmost on ties) until none merges; a symbol that is not a piece falls
 /// back to its UTF-8 bytes as <c>&lt;0xNN&gt;</c> tokens. No other normalisation: runs of spaces are kept.
+/// Added pieces (user-defined always, control ones when parsing specials) are split out of the raw text first;
+/// the space goes in front of each text fragment that follows a special piece or starts the text, when the
+/// vocabulary asks for it (<c>tokenizer.ggml.add_space_prefix</c>; Gemma 3 does not).
 /// </summary>
 public sealed class SentencePieceTokenizer : ITokenizer
 {
@@ -15,6 +18,7 @@ public sealed class SentencePieceTokenizer : ITokenizer
     readonly Dictionary<string, int>.AlternateLookup<ReadOnlySpan<char>> _lookup;
     readonly int[] _byteTokens = new int[256];
     readonly byte[][] _pieceBytes;
+    readonly AddedTokens _added;
 
     public Vocabulary Vocabulary { get; }
     public int BosId => Vocabulary.BosId;
@@ -25,11 +29,15 @@ public sealed class SentencePieceTokenizer : ITokenizer
         Vocabulary = vocabulary;
         _ids = new Dictionary<string, int>(vocabulary.Count, StringComparer.Ordinal);
         for (int i = 0; i < vocabulary.Count; i++) _ids.TryAdd(vocabulary.Tokens[i], i);
+        // User-defined pieces are stored with real spaces (llama.cpp's converter does so); merging meets them as U+2581.
+        for (int i = 0; i < vocabulary.Count; i++)
+            if (vocabulary.Types[i] == TokenType.UserDefined && vocabulary.Tokens[i].Contains(' ')) _ids.TryAdd(vocabulary.Tokens[i].Replace(' ', SpaceMarker), i);
         _lookup = _ids.GetAlternateLookup<ReadOnlySpan<char>>();
         for (int b = 0; b < 256; b++)
             _byteTokens[b] = _ids.TryGetValue($"<0x{b:X2}>", out int id) ? id : vocabulary.UnknownId;
         _pieceBytes = new byte[vocabulary.Count][];
         for (int i = 0; i < vocabulary.Count; i++) _pieceBytes[i] = RenderPiece(i);
+        _added = new AddedTokens(vocabulary);
     }
 
     byte[] RenderPiece(int id)
@@ -48,30 +56,38 @@ public sealed class SentencePieceTokenizer : ITokenizer
     {
         if ((uint)token >= (uint)_pieceBytes.Length) return [];
         var bytes = _pieceBytes[token];
-        return previous == BosId && bytes.Length > 0 && bytes[0] == (byte)' ' ? bytes.AsSpan(1) : bytes;
+        return Vocabulary.AddSpacePrefix && previous == BosId && bytes.Length > 0 && bytes[0] == (byte)' ' ? bytes.AsSpan(1) : bytes;
     }
 
-    public string Decode(ReadOnlySpan<int> tokens, int previous = -1)
+    public string Decode(ReadOnlySpan<int> tokens, int previous = -1, bool renderSpecial = false)
     {
         var bytes = new List<byte>();
         foreach (int t in tokens)
         {
-            foreach (byte b in PieceBytes(t, previous)) bytes.Add(b);
+            if (renderSpecial && (uint)t < (uint)Vocabulary.Count && Vocabulary.Types[t] == TokenType.Control)
+                bytes.AddRange(Encoding.UTF8.GetBytes(Vocabulary.Tokens[t]));
+            else foreach (byte b in PieceBytes(t, previous)) bytes.Add(b);
             previous = t;
         }
         return Encoding.UTF8.GetString(bytes.ToArray());
     }
 
-    public int[] Encode(string text, bool addBos = true)
+    public int[] Encode(string text, bool addBos = true, bool parseSpecial = false, IReadOnlyList<Range>? plainText = null)
     {
         var output = new List<int>(text.Length / 2 + 2);
-        if (addBos && Vocabulary.AddBos) output.Add(BosId);
-        if (text.Length > 0)
+        if (addBos && Vocabulary.AddBos && BosId >= 0) output.Add(BosId);
+        var fragments = new List<AddedTokens.Fragment>();
+        _added.Split(text, parseSpecial, fragments, plainText);
+        bool afterSpecial = true;
+        foreach (var f in fragments)
         {
-            string escaped = ((Vocabulary.AddSpacePrefix ? " " : "") + ReplaceLoneSurrogates(text)).Replace(' ', SpaceMarker);
+            if (f.Id >= 0) { output.Add(f.Id); afterSpecial = true; continue; }
+            string fragment = ReplaceLoneSurrogates(text.Substring(f.Start, f.Length));
+            string escaped = ((Vocabulary.AddSpacePrefix && afterSpecial ? " " : "") + fragment).Replace(' ', SpaceMarker);
             Tokenize(escaped, output);
+            afterSpecial = false;
         }
-        if (Vocabulary.AddEos) output.Add(EosId);
+        if (addBos && Vocabulary.AddEos && EosId >= 0) output.Add(EosId);
         return output.ToArray();
     }
 

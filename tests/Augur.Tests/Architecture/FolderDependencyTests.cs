@@ -22,12 +22,12 @@ public sealed partial class FolderDependencyTests
     static Dictionary<string, SortedSet<string>> Dependencies()
     {
         string root = EngineRoot();
-        var folders = Directory.GetDirectories(root).Select(Path.GetFileName).Where(f => f is not ("bin" or "obj")).ToHashSet()!;
-        var deps = folders.ToDictionary(f => f!, _ => new SortedSet<string>());
+        var folders = Directory.GetDirectories(root).Select(d => Path.GetFileName(d)).Where(f => f is not ("bin" or "obj")).ToHashSet();
+        var deps = folders.ToDictionary(f => f, _ => new SortedSet<string>());
         foreach (string folder in folders)
-            foreach (string file in Directory.EnumerateFiles(Path.Combine(root, folder!), "*.cs", SearchOption.AllDirectories))
+            foreach (string file in Directory.EnumerateFiles(Path.Combine(root, folder), "*.cs", SearchOption.AllDirectories))
                 foreach (Match m in NamespaceUse().Matches(File.ReadAllText(file)))
-                    if (m.Groups[1].Value != folder && folders.Contains(m.Groups[1].Value)) deps[folder!].Add(m.Groups[1].Value);
+                    if (m.Groups[1].Value != folder && folders.Contains(m.Groups[1].Value)) deps[folder].Add(m.Groups[1].Value);
         return deps;
     }
 

@@ -33,7 +33,9 @@ public sealed class CliTests : IDisposable
 
     static Run Augur(params string[] args) => AugurWithInput(null, args);
 
-    static Run AugurWithInput(string? stdin, params string[] args)
+    static Run AugurWithInput(string? stdin, params string[] args) => AugurWithEnvironment(stdin, [], args);
+
+    static Run AugurWithEnvironment(string? stdin, (string Name, string Value)[] environment, params string[] args)
     {
         var psi = new ProcessStartInfo("dotnet")
         {
@@ -44,6 +46,7 @@ public sealed class CliTests : IDisposable
             StandardErrorEncoding = Encoding.UTF8,
             UseShellExecute = false,
         };
+        foreach (var (name, value) in environment) psi.Environment[name] = value;
         psi.ArgumentList.Add(Path.Combine(AppContext.BaseDirectory, "Augur.Cli.dll"));
         foreach (var a in args) psi.ArgumentList.Add(a);
         using var p = Process.Start(psi)!;
@@ -166,8 +169,10 @@ public sealed class CliTests : IDisposable
     public void A_prompt_longer_than_the_context_is_one_error_line()
     {
         var c = Reference.Get("long_202_chars");
-        var run = Augur("generate", "--model", Reference.Stories260KGguf, "--ctx", "16", "--temperature", "0", "--prompt", c.Prompt);
-        AssertOneErrorLine(run, $"prompt is {c.PromptIds.Length} tokens", "context holds 16");
+        // 202 characters cannot be fewer than 23 tokens (the longest piece is 9 bytes), so a context of 64 needs the
+        // tokenizer to tell; one of 16 does not (that refusal is in Hostile input tests).
+        var run = Augur("generate", "--model", Reference.Stories260KGguf, "--ctx", "64", "--temperature", "0", "--prompt", c.Prompt);
+        AssertOneErrorLine(run, $"prompt is {c.PromptIds.Length} tokens", "context holds 64");
     }
 
     [Fact]
@@ -233,5 +238,142 @@ public sealed class CliTests : IDisposable
         var run = Augur("convert", "--from", "safetensors", Reference.Stories260KBin, "--tokenizer", Reference.Tok512Model, "--out", _dir.File("x.gguf"));
         AssertOneErrorLine(run, "safetensors", "llama2c");
         Assert.False(File.Exists(_dir.File("x.gguf")));
+    }
+
+    // ---- hostile input (docs/security.md)
+
+    [Theory]
+    [InlineData("generate", "-1", "--ctx must be ≥ 2 (got -1)")]
+    [InlineData("generate", "0", "--ctx must be ≥ 2 (got 0)")]
+    [InlineData("generate", "99999999999", "Cannot parse argument '99999999999' for option '--ctx'")]
+    [InlineData("generate", "5000000", "exceeds the model's trained context of 512 tokens")]
+    [InlineData("chat", "-1", "--ctx must be ≥ 2 (got -1)")]
+    [InlineData("chat", "0", "--ctx must be ≥ 2 (got 0)")]
+    [InlineData("chat", "2147483648", "Cannot parse argument '2147483648'")]
+    [InlineData("serve", "-1", "--ctx must be ≥ 2 (got -1)")]
+    [InlineData("serve", "5000000", "exceeds the model's trained context of 512 tokens")]
+    public void Bad_context_lengths_are_one_error_line(string command, string ctx, string fragment)
+    {
+        string[] extra = command switch { "generate" => ["-p", "x"], "serve" => ["--port", "0"], _ => [] };
+        var run = AugurWithInput("hi\n", [command, "--model", Reference.Stories260KGguf, "--ctx", ctx, .. extra]);
+        Assert.Equal(1, run.ExitCode);
+        AssertOneErrorLine(run, fragment);
+    }
+
+    [Fact]
+    public void A_prompt_whose_length_proves_it_too_long_is_refused_before_tokenizing()
+    {
+        var run = Augur("generate", "--model", Reference.Stories260KGguf, "--ctx", "16", "--prompt", new string('a', 100_000));
+        Assert.Equal(1, run.ExitCode);
+        AssertOneErrorLine(run, "prompt is at least 11,112 tokens", "context holds 16");
+    }
+
+    [Fact]
+    public void A_context_beyond_the_trained_one_runs_when_allowed()
+    {
+        var run = Augur("generate", "--model", Reference.Stories260KGguf, "--ctx", "600", "--allow-long-context", "-n", "2", "--temperature", "0", "-p", "Once", "--json");
+        Assert.Equal(0, run.ExitCode);
+    }
+
+    /// <summary>stories260K with other metadata: a different claimed context, or a chat template.</summary>
+    string ModelWith(string name, Action<GgufWriter> change)
+    {
+        string path = _dir.File(name);
+        using var source = GgufFile.Open(Reference.Stories260KGguf);
+        var writer = new GgufWriter();
+        foreach (string key in source.MetadataKeys) writer.Set(key, source.Metadata[key]);
+        change(writer);
+        foreach (var t in source.Tensors) writer.AddTensor(t.Name, t.Type, t.Shape, source.TensorBytes(t).ToArray());
+        writer.Write(path);
+        return path;
+    }
+
+    [Fact]
+    public void A_file_claiming_a_4M_token_context_allocates_for_the_work_not_the_claim()
+    {
+        // A dense cache for 4M cells of this model is 5.4 GB; under a 256 MB heap the run only succeeds if the cache
+        // is sized by the prompt and -n (generate), or by the 4,096-cell default (chat).
+        string path = ModelWith("4m.gguf", w => w.Set("llama.context_length", GgufValue.Of(4u << 20)));
+        (string, string)[] heap = [("DOTNET_GCHeapHardLimit", "0x10000000")];
+        var generate = AugurWithEnvironment(null, heap, "generate", "--model", path, "-n", "4", "--temperature", "0", "-p", "Once upon a time", "--json");
+        Assert.True(generate.ExitCode == 0, generate.Stderr);
+        var chat = AugurWithEnvironment("Once upon a time\n", heap, "chat", "--model", path, "-n", "4", "--temperature", "0");
+        Assert.True(chat.ExitCode == 0, chat.Stderr);
+    }
+
+    const string ExponentialMacro = "{% macro f(n) %}{% if n > 0 %}{{ f(n - 1) }}{{ f(n - 1) }}{% endif %}{% endmacro %}";
+
+    [Fact]
+    public void A_template_bomb_in_chat_is_one_error_line_naming_the_budget()
+    {
+        // The bomb goes off only for one message, so the template passes its probe at load and fails in the conversation.
+        string path = ModelWith("bomb.gguf", w => w.Set("tokenizer.chat_template", GgufValue.Of(
+            ExponentialMacro + "{% for m in messages %}{% if m.content == 'boom' %}{{ f(64) }}{% endif %}{{ m.content }}{% endfor %}")));
+        var run = AugurWithInput("boom\n", "chat", "--model", path, "-n", "2", "--template-max-steps", "100000");
+        Assert.Equal(1, run.ExitCode);
+        AssertOneErrorLine(run, "step budget (100,000 steps)");
+    }
+
+    [Fact]
+    public void A_template_that_fails_at_load_refuses_chat_in_one_line_or_falls_back_when_asked()
+    {
+        string path = ModelWith("broken.gguf", w => w.Set("tokenizer.chat_template", GgufValue.Of(ExponentialMacro + "{{ f(64) }}")));
+        var refused = AugurWithInput("hi\n", "chat", "--model", path, "-n", "2", "--template-max-steps", "100000");
+        Assert.Equal(1, refused.ExitCode);
+        AssertOneErrorLine(refused, "chat template cannot be used", "step budget", "--default-template");
+
+        var fallback = AugurWithInput("hi\n", "chat", "--model", path, "-n", "2", "--temperature", "0", "--default-template");
+        Assert.Equal(0, fallback.ExitCode);
+        string warning = Assert.Single(fallback.ErrorLines);
+        Assert.Contains("using the default ChatML template", warning);
+    }
+
+    public static TheoryData<string, byte[]> BadUtf8 => new()
+    {
+        { "invalid byte", [(byte)'h', 0xFF, (byte)'i', (byte)'\n'] },
+        { "overlong slash", [(byte)'a', 0xC0, 0xAF, (byte)'\n'] },
+        { "encoded surrogate", [(byte)'a', 0xED, 0xA0, 0x80, (byte)'\n'] },
+    };
+
+    [Theory]
+    [MemberData(nameof(BadUtf8))]
+    public void Input_files_that_are_not_utf8_are_one_error_line(string what, byte[] bytes)
+    {
+        string file = _dir.Write($"{what}.txt", bytes);
+        var perplexity = Augur("perplexity", "--model", Reference.Stories260KGguf, "-f", file);
+        AssertOneErrorLine(perplexity, file, "not valid UTF-8");
+        Assert.Equal(1, perplexity.ExitCode);
+        var chat = Augur("chat", "--model", Reference.Stories260KGguf, "-f", file, "-n", "2");
+        AssertOneErrorLine(chat, "not valid UTF-8");
+        Assert.Equal(1, chat.ExitCode);
+    }
+
+    [Fact]
+    public void Convert_from_hf_tokenizer_then_tokenize_gives_the_documented_ids()
+    {
+        string output = _dir.File("llama3.gguf");
+        var run = Augur("convert", "--from", "hf-tokenizer", Path.Combine(SharedAssets.Root, "tokenizers", "llama3"), "--out", output);
+        Assert.True(run.ExitCode == 0, run.Stderr);
+        // ../shared/tokenizers/README.md: "Hello world" = 9906 1917 with BOS 128000 in front.
+        Assert.Equal("128000 9906 1917", Augur("tokenize", "-m", output, "-p", "Hello world").Stdout.Trim());
+        Assert.Equal("9906 1917", Augur("tokenize", "-m", output, "-p", "Hello world", "--no-bos").Stdout.Trim());
+        var json = JsonDocument.Parse(Augur("tokenize", "-m", output, "-p", "<|eot_id|>", "--special", "--no-bos", "--json").Stdout);
+        Assert.Equal(128009, json.RootElement.GetProperty("ids")[0].GetInt32());
+        Assert.Equal("<|eot_id|>", json.RootElement.GetProperty("pieces")[0].GetString());
+        var lines = AugurWithInput("\"Hello world\"\n\"\\n\\n\"\n", "tokenize", "-m", output, "--jsonl", "--no-bos").Stdout.Split('\n', StringSplitOptions.RemoveEmptyEntries);
+        Assert.Equal(["[9906,1917]", "[271]"], lines);
+        Assert.Contains("tokenizer: byte-level BPE (gpt2, pre llama-bpe), 128256 tokens", Augur("inspect", output).Stdout);
+    }
+
+    [Fact]
+    public void Tokenize_refuses_a_bad_vocabulary_in_one_line()
+    {
+        var w = new GgufWriter();
+        w.Set("tokenizer.ggml.model", GgufValue.Of("gpt2"));
+        w.Set("tokenizer.ggml.tokens", GgufValue.Of(new[] { "a" }));
+        w.Set("tokenizer.ggml.merges", GgufValue.Of(new[] { "a a" }));
+        string path = _dir.File("nopre.gguf");
+        w.Write(path);
+        AssertOneErrorLine(Augur("tokenize", "-m", path, "-p", "a"), "tokenizer.ggml.pre");
     }
 }

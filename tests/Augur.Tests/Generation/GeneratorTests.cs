@@ -120,9 +120,10 @@ public sealed class GeneratorTests : IDisposable
         public Vocabulary Vocabulary => inner.Vocabulary;
         public int BosId => inner.BosId;
         public int EosId => eos;
-        public int[] Encode(string text, bool addBos = true) => inner.Encode(text, addBos);
+        public int[] Encode(string text, bool addBos = true, bool parseSpecial = false, IReadOnlyList<Range>? plainText = null) => inner.Encode(text, addBos, parseSpecial, plainText);
         public ReadOnlySpan<byte> PieceBytes(int token, int previous) => inner.PieceBytes(token, previous);
-        public string Decode(ReadOnlySpan<int> tokens, int previous = -1) => inner.Decode(tokens, previous);
+        public string Decode(ReadOnlySpan<int> tokens, int previous = -1, bool renderSpecial = false) => inner.Decode(tokens, previous, renderSpecial);
+        public bool IsEndOfGeneration(int token) => token == eos;
     }
 
     [Fact]

@@ -1,3 +1,4 @@
+using Augur.Tests.Support;
 using System.Runtime.Intrinsics;
 using Augur.Tensors;
 using Augur.Tensors.Reference;
@@ -20,7 +21,7 @@ public unsafe class AttentionTests
     [InlineData(12, 9)]  // head size not a multiple of 8: the plain path
     public void Matches_the_scalar_attention_and_gives_the_same_bits_however_the_cells_are_laid_out(int headDim, int count)
     {
-        var rng = new Random(headDim * 1000 + count);
+        var rng = TestSeed.Random(headDim * 1000 + count);
         float Next() => (float)(rng.NextDouble() * 4 - 2);
         // Logical key/value rows 0..count-1, and q.
         var k = Enumerable.Range(0, count * headDim).Select(_ => Next()).ToArray();
@@ -104,7 +105,7 @@ public unsafe class AttentionTests
     // An F16 cache attends exactly as an F32 cache holding the same (widened) keys and values.
     public void Half_keys_and_values_give_the_bits_of_their_widened_floats(int headDim, int count)
     {
-        var rng = new Random(headDim * 31 + count);
+        var rng = TestSeed.Random(headDim * 31 + count);
         int stride = headDim * 2, cells = count + 4;
         var keys = new Half[cells * stride];
         var values = new Half[cells * stride];

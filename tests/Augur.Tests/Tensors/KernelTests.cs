@@ -1,3 +1,4 @@
+using Augur.Tests.Support;
 using Augur.Tensors;
 using Augur.Tensors.Reference;
 
@@ -28,7 +29,7 @@ public unsafe class KernelTests
     {
         for (int n = 0; n <= MaxLength; n++)
         {
-            var rng = new Random(n);
+            var rng = TestSeed.Random(n);
             var a = RandomFloats(rng, n, 3);
             var b = RandomFloats(rng, n, 0.5f);
             float got;
@@ -46,7 +47,7 @@ public unsafe class KernelTests
     {
         for (int n = 0; n <= MaxLength; n++)
         {
-            var rng = new Random(1000 + n);
+            var rng = TestSeed.Random(1000 + n);
             int stride = n + 5; // rows of the activation block are not packed: Dot4 must honour the stride
             var w = RandomFloats(rng, n);
             var x = RandomFloats(rng, 4 * stride, 2);
@@ -72,7 +73,7 @@ public unsafe class KernelTests
     public void F32_MultiplyRows_gives_every_row_and_token_the_bits_of_Dot(int n)
     {
         const int Rows = 21, YStride = 24;
-        var rng = new Random(3000 + n);
+        var rng = TestSeed.Random(3000 + n);
         var w = RandomFloats(rng, Rows * n);
         var x = RandomFloats(rng, 9 * (n + 3), 2);
         fixed (float* pw = w, px = x)
@@ -107,7 +108,7 @@ public unsafe class KernelTests
     {
         WeightFormat format = type == "F16" ? F16Format.Instance : BF16Format.Instance;
         const int Rows = 21, YStride = 24;
-        var rng = new Random(4000 + n);
+        var rng = TestSeed.Random(4000 + n);
         var w = new byte[Rows * format.RowBytes(n)];
         fixed (byte* pw = w)
         fixed (float* src = RandomFloats(rng, Rows * n))
@@ -132,7 +133,7 @@ public unsafe class KernelTests
     {
         for (int n = 0; n <= MaxLength; n++)
         {
-            var rng = new Random(2000 + n);
+            var rng = TestSeed.Random(2000 + n);
             var x = RandomFloats(rng, n, 4);
             var weight = RandomFloats(rng, n, 2);
             var got = new float[n];
@@ -150,7 +151,7 @@ public unsafe class KernelTests
     {
         for (int n = 0; n <= MaxLength; n++)
         {
-            var rng = new Random(4000 + n);
+            var rng = TestSeed.Random(4000 + n);
             var gate = RandomFloats(rng, n, 10);
             var up = RandomFloats(rng, n, 3);
             var got = up.ToArray();
@@ -176,7 +177,7 @@ public unsafe class KernelTests
         {
             int ropeDim = partial ? Math.Max(2, headDim / 2 & ~1) : headDim;
             int heads = 1 + headDim % 3;
-            var rng = new Random(5000 + headDim);
+            var rng = TestSeed.Random(5000 + headDim);
             var x = RandomFloats(rng, heads * headDim, 2);
             var got = x.ToArray();
             var want = x.ToArray();

@@ -1,3 +1,4 @@
+using Augur.Tests.Support;
 using Augur.Tensors;
 using Augur.Tensors.Reference;
 
@@ -66,7 +67,7 @@ public sealed unsafe class MatMulTests : IDisposable
         foreach (int rows in new[] { 1, 3, 5, 7, 13, 31, 67 })
             foreach (int cols in new[] { 1, 8, 17, 64, 101 })
             {
-                var rng = new Random(rows * 1000 + cols);
+                var rng = TestSeed.Random(rows * 1000 + cols);
                 using var m = new Matrix(format, rows, cols, rng);
                 for (int tokens = 1; tokens <= 9; tokens++)
                 {
@@ -86,7 +87,7 @@ public sealed unsafe class MatMulTests : IDisposable
     public void A_tokens_result_does_not_depend_on_the_batch_it_is_in(WeightFormat format)
     {
         using var matmul = new MatMul(_pool, 9 * 4 * 100);
-        var rng = new Random(42);
+        var rng = TestSeed.Random(42);
         using var m = new Matrix(format, 37, 100, rng);
         var x = Activations(rng, 9, 100);
         var single = new float[9 * 37];
@@ -106,7 +107,7 @@ public sealed unsafe class MatMulTests : IDisposable
     public void Two_and_three_matrices_in_one_dispatch_equal_separate_multiplies()
     {
         using var matmul = new MatMul(_pool, 5 * 4 * 48);
-        var rng = new Random(3);
+        var rng = TestSeed.Random(3);
         using var a = new Matrix(F32Format.Instance, 11, 48, rng);
         using var b = new Matrix(F16Format.Instance, 5, 48, rng);
         using var c = new Matrix(BF16Format.Instance, 23, 48, rng);

@@ -1,3 +1,4 @@
+using Augur.Tests.Support;
 using Augur.Tensors;
 using Augur.Tensors.Quantized;
 
@@ -45,7 +46,7 @@ public static unsafe class QuantTestSupport
     /// channels of a real tensor), with one value in a hundred an outlier five times larger.</summary>
     public static float[] Weights(int n, int seed)
     {
-        var rng = new Random(seed);
+        var rng = TestSeed.Random(seed);
         var x = new float[n];
         double scale = 1;
         for (int i = 0; i < n; i++)
@@ -55,33 +56,6 @@ public static unsafe class QuantTestSupport
             if (rng.Next(100) == 0) v *= 5;
             x[i] = (float)v;
         }
-        return x;
-    }
-
-    /// <summary>Input for the golden tests, built from integers and exact float operations only, so it is the
-    /// same on every machine (and was fed as is to ggml's reference quantizers). Each 32-value block has a
-    /// character: plain, small with an offset, all positive, outliers, cubed, coarse steps with ties; block 10
-    /// is all zeros and block 11 constant.</summary>
-    public static float[] GoldenInput()
-    {
-        var x = new float[2048];
-        uint s = 0x12345678;
-        for (int i = 0; i < x.Length; i++)
-        {
-            s ^= s << 13; s ^= s >> 17; s ^= s << 5;
-            float u = ((int)(s >> 8) - (1 << 23)) * (1f / (1 << 23));
-            x[i] = (i / 32 % 6) switch
-            {
-                0 => u,
-                1 => u * 0.001f + 0.01f,
-                2 => MathF.Abs(u) * 5f,
-                3 => i % 7 == 0 ? u * 40f : u * 0.1f,
-                4 => u * u * u,
-                _ => (int)(u * 8f) / 4f,
-            };
-        }
-        for (int i = 320; i < 352; i++) x[i] = 0;
-        for (int i = 352; i < 384; i++) x[i] = 0.75f;
         return x;
     }
 
