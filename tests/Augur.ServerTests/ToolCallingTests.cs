@@ -23,7 +23,7 @@ public sealed class ToolCallingTests : IAsyncLifetime
     Augur.Server.AugurServer _server = null!;
 
     public async Task InitializeAsync() =>
-        _server = await ServerFixture.StartAsync(new Augur.Server.ServerOptions { ModelPath = ServerFixture.ModelPath, Port = 0, Parallel = 4, ContextLength = Context });
+        _server = await ServerFixture.StartAsync(new Augur.Server.ServerOptions { ModelPath = ServerFixture.ModelPath, Port = 0, Parallel = 4, ContextLength = Context, AllowLongContext = true });
 
     public async Task DisposeAsync()
     {
