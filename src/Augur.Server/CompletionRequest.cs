@@ -27,6 +27,13 @@ sealed class CompletionRequest
     public int TopLogprobs { get; private init; }
     /// <summary>Augur extra: the drafter for speculative decoding (lossless), "none" by default.</summary>
     public string Speculative { get; private init; } = "none";
+    /// <summary>From <c>response_format</c>: the grammar the output must match (json_object, json_schema); null for text.</summary>
+    public Augur.Grammars.Grammar? Grammar { get; private init; }
+    /// <summary>Chat: the functions the model may call (empty: none).</summary>
+    public IReadOnlyList<ToolDefinition> Tools { get; private init; } = [];
+    /// <summary>Tools were given and tool_choice is not "none": the reply is read for calls.</summary>
+    public bool ToolsActive { get; private init; }
+    public bool ParallelToolCalls { get; private init; } = true;
 
     /// <param name="maxChars">The longest text any one field may hold (a prompt, a message, a stop string).</param>
     public static CompletionRequest Parse(JsonElement body, bool chat, int vocabSize, int maxChars)
@@ -61,10 +68,28 @@ sealed class CompletionRequest
         var streamOptions = f.Get("stream_options");
         if (streamOptions is { ValueKind: not JsonValueKind.Object }) throw ApiException.Invalid("stream_options must be an object", "stream_options");
 
+        var tools = chat ? ToolsOf(f) : [];
+        var (choice, named) = chat ? ToolChoice(f, tools) : ("none", null);
+        bool parallel = f.Bool("parallel_tool_calls") ?? true;
+        var format = ResponseFormat(f);
+        Augur.Grammars.Grammar? grammar = format;
+        if (choice is "required" or "function")
+        {
+            if (format is not null) throw ApiException.Invalid($"tool_choice '{choice}' forces a tool call, which contradicts response_format", "tool_choice");
+            try { grammar = ToolCalls.CallGrammar(named is null ? tools : tools.Where(t => t.Name == named).ToList(), parallel); }
+            catch (InvalidRequestException e) { throw ApiException.Invalid(e.Message, "tools"); }
+        }
+        var messages = chat ? Conversation(f) : null;
+        if (messages is not null && tools.Count > 0 && choice != "none")
+            ToolCalls.AddToolPrompt(messages, tools);
+
         return new CompletionRequest
         {
             Model = f.String("model"),
-            Messages = chat ? Conversation(f) : null,
+            Messages = messages,
+            Tools = tools,
+            ToolsActive = tools.Count > 0 && choice != "none",
+            ParallelToolCalls = parallel,
             PromptText = chat ? null : PromptTextOf(f),
             PromptIds = chat ? null : PromptIdsOf(f, vocabSize),
             MaxTokens = (int?)maxTokens,
@@ -74,6 +99,7 @@ sealed class CompletionRequest
             Logprobs = logprobs,
             TopLogprobs = topLogprobs,
             Speculative = speculative,
+            Grammar = grammar,
             Sampling = new SamplingOptions
             {
                 Temperature = (float)(f.Number("temperature", 0, 2) ?? defaults.Temperature),
@@ -86,6 +112,110 @@ sealed class CompletionRequest
                 Seed = seed is long s ? (s is >= int.MinValue and <= int.MaxValue ? (int)s : s.GetHashCode()) : null,
             },
         };
+    }
+
+    /// <summary>
+    /// <c>{"type":"text"}</c>, <c>{"type":"json_object"}</c> or <c>{"type":"json_schema","json_schema":{"name":…,"schema":{…},"strict":…}}</c>.
+    /// The schema is enforced by the grammar whether or not strict is set (Augur can always enforce it); compiled
+    /// grammars are cached by schema text, so their token tables carry over between requests.
+    /// </summary>
+    static Augur.Grammars.Grammar? ResponseFormat(Fields f)
+    {
+        if (f.Get("response_format") is not { } rf) return null;
+        if (rf.ValueKind != JsonValueKind.Object) throw ApiException.Invalid("response_format must be an object", "response_format");
+        var rff = new Fields(rf, f.MaxChars);
+        string type = rff.String("type", "response_format.type") ?? throw ApiException.Invalid("response_format.type is required", "response_format.type");
+        switch (type)
+        {
+            case "text": return null;
+            case "json_object": return Augur.Grammars.JsonSchemaGrammar.AnyObject;
+            case "json_schema":
+                var js = rff.Get("json_schema") ?? throw ApiException.Invalid("response_format.json_schema is required for type json_schema", "response_format.json_schema");
+                if (js.ValueKind != JsonValueKind.Object) throw ApiException.Invalid("response_format.json_schema must be an object", "response_format.json_schema");
+                var jf = new Fields(js, f.MaxChars);
+                jf.String("name", "response_format.json_schema.name");
+                jf.Bool("strict", "response_format.json_schema.strict");
+                var schema = jf.Get("schema");
+                if (schema is { ValueKind: not (JsonValueKind.Object or JsonValueKind.True) })
+                    throw ApiException.Invalid("response_format.json_schema.schema must be an object", "response_format.json_schema.schema");
+                if (schema is null) return Augur.Grammars.JsonSchemaGrammar.AnyObject;
+                try { return SchemaGrammars.Get(schema.Value.GetRawText()); }
+                catch (InvalidRequestException e) { throw ApiException.Invalid(e.Message, "response_format.json_schema.schema"); }
+            default:
+                throw ApiException.Invalid($"response_format.type must be text, json_object or json_schema (got '{SafeText.Quote(type)}')", "response_format.type");
+        }
+    }
+
+    static List<ToolCall> CallsOf(JsonElement calls, string at, int maxChars)
+    {
+        if (calls.ValueKind != JsonValueKind.Array) throw ApiException.Invalid($"{at} must be an array", at);
+        var list = new List<ToolCall>();
+        int i = 0;
+        foreach (var c in calls.EnumerateArray())
+        {
+            string cat = $"{at}[{i++}]";
+            if (c.ValueKind != JsonValueKind.Object) throw ApiException.Invalid($"{cat} must be an object", cat);
+            var cf = new Fields(c, maxChars);
+            var fn = cf.Get("function") is { ValueKind: JsonValueKind.Object } fe ? new Fields(fe, maxChars) : throw ApiException.Invalid($"{cat}.function must be an object", $"{cat}.function");
+            string name = fn.String("name", $"{cat}.function.name") ?? throw ApiException.Invalid($"{cat}.function.name is required", $"{cat}.function.name");
+            string args = fn.String("arguments", $"{cat}.function.arguments") ?? "{}";
+            try { using var _ = JsonDocument.Parse(args); }
+            catch (JsonException) { throw ApiException.Invalid($"{cat}.function.arguments must be a JSON text", $"{cat}.function.arguments"); }
+            list.Add(new ToolCall(cf.String("id", $"{cat}.id") ?? "", name, args));
+        }
+        return list;
+    }
+
+    static List<ToolDefinition> ToolsOf(Fields f)
+    {
+        if (f.Get("tools") is not { } tools) return [];
+        if (tools.ValueKind != JsonValueKind.Array) throw ApiException.Invalid("tools must be an array", "tools");
+        var list = new List<ToolDefinition>();
+        int i = 0;
+        foreach (var t in tools.EnumerateArray())
+        {
+            string at = $"tools[{i++}]";
+            if (t.ValueKind != JsonValueKind.Object) throw ApiException.Invalid($"{at} must be an object", at);
+            var tf = new Fields(t, f.MaxChars);
+            if (tf.String("type", $"{at}.type") is not "function") throw ApiException.Invalid($"{at}.type must be 'function'", $"{at}.type");
+            var fn = tf.Get("function") is { ValueKind: JsonValueKind.Object } fe ? new Fields(fe, f.MaxChars) : throw ApiException.Invalid($"{at}.function must be an object", $"{at}.function");
+            string name = fn.String("name", $"{at}.function.name") ?? throw ApiException.Invalid($"{at}.function.name is required", $"{at}.function.name");
+            if (name.Length is 0 or > 64 || !name.All(ch => char.IsAsciiLetterOrDigit(ch) || ch is '_' or '-'))
+                throw ApiException.Invalid($"{at}.function.name must be 1-64 letters, digits, _ or - (got '{SafeText.Quote(name)}')", $"{at}.function.name");
+            if (list.Any(d => d.Name == name)) throw ApiException.Invalid($"{at}.function.name '{name}' is given twice", $"{at}.function.name");
+            var parameters = fn.Get("parameters");
+            if (parameters is { } p)
+            {
+                if (p.ValueKind != JsonValueKind.Object) throw ApiException.Invalid($"{at}.function.parameters must be an object", $"{at}.function.parameters");
+                try { SchemaGrammars.Get(p.GetRawText()); }
+                catch (InvalidRequestException e) { throw ApiException.Invalid(e.Message, $"{at}.function.parameters"); }
+            }
+            list.Add(new ToolDefinition(name, fn.String("description", $"{at}.function.description"), parameters?.Clone()));
+        }
+        return list;
+    }
+
+    /// <summary>tool_choice: "auto" (default with tools), "none" (default without), "required", or a named function.</summary>
+    static (string Choice, string? Name) ToolChoice(Fields f, List<ToolDefinition> tools)
+    {
+        switch (f.Get("tool_choice"))
+        {
+            case null: return (tools.Count > 0 ? "auto" : "none", null);
+            case { ValueKind: JsonValueKind.String } s:
+                string choice = s.GetString()!;
+                if (choice is not ("auto" or "none" or "required")) throw ApiException.Invalid($"tool_choice must be auto, none, required or a function (got '{SafeText.Quote(choice)}')", "tool_choice");
+                if (choice == "required" && tools.Count == 0) throw ApiException.Invalid("tool_choice is 'required' but no tools were given", "tool_choice");
+                return (choice, null);
+            case { ValueKind: JsonValueKind.Object } o:
+                var of = new Fields(o, f.MaxChars);
+                string? name = of.Get("function") is { ValueKind: JsonValueKind.Object } fn ? new Fields(fn, f.MaxChars).String("name", "tool_choice.function.name") : null;
+                if (of.String("type", "tool_choice.type") != "function" || name is null)
+                    throw ApiException.Invalid("tool_choice must be {\"type\":\"function\",\"function\":{\"name\":…}}", "tool_choice");
+                if (!tools.Any(t => t.Name == name)) throw ApiException.Invalid($"tool_choice names function '{SafeText.Quote(name)}', which is not in tools", "tool_choice");
+                return ("function", name);
+            default:
+                throw ApiException.Invalid("tool_choice must be a string or an object", "tool_choice");
+        }
     }
 
     static List<ChatTurn> Conversation(Fields f)
@@ -103,8 +233,17 @@ sealed class CompletionRequest
             string role = mf.String("role", $"{at}.role") ?? throw ApiException.Invalid($"{at}.role is required", $"{at}.role");
             if (role is not ("system" or "developer" or "user" or "assistant" or "tool"))
                 throw ApiException.Invalid($"{at}.role must be one of system, developer, user, assistant, tool (got '{SafeText.Quote(role)}')", $"{at}.role");
+            if (role == "tool")
+            {
+                // Tool results go back Hermes-style, as a user turn the default tool prompt explains.
+                if (mf.String("tool_call_id", $"{at}.tool_call_id") is null) throw ApiException.Invalid($"{at}.tool_call_id is required for a tool message", $"{at}.tool_call_id");
+                turns.Add(new ChatTurn("user", ToolCalls.RenderResult(Content(mf, $"{at}.content", role))));
+                continue;
+            }
+            string content = Content(mf, $"{at}.content", role);
+            if (role == "assistant" && mf.Get("tool_calls") is { } calls) content = (content.Length > 0 ? content + "\n" : "") + ToolCalls.RenderCalls(CallsOf(calls, $"{at}.tool_calls", f.MaxChars));
             // Templates know "system"; OpenAI's "developer" is the same thing for them.
-            turns.Add(new ChatTurn(role == "developer" ? "system" : role, Content(mf, $"{at}.content", role)));
+            turns.Add(new ChatTurn(role == "developer" ? "system" : role, content));
         }
         return turns;
     }
@@ -239,5 +378,20 @@ sealed class CompletionRequest
             if (x < min || x > max) throw ApiException.Invalid($"{name} must be in [{min}, {max}] (got {x})", name);
             return x;
         }
+    }
+}
+
+/// <summary>Compiled schema grammars by schema text, so repeated schemas reuse their token tables (bounded).</summary>
+static class SchemaGrammars
+{
+    static readonly System.Collections.Concurrent.ConcurrentDictionary<string, Augur.Grammars.Grammar> Cache = new();
+    const int Capacity = 64;
+
+    public static Augur.Grammars.Grammar Get(string schema)
+    {
+        if (Cache.TryGetValue(schema, out var g)) return g;
+        g = Augur.Grammars.JsonSchemaGrammar.Compile(schema);
+        if (Cache.Count >= Capacity) Cache.Clear();
+        return Cache.GetOrAdd(schema, g);
     }
 }

@@ -46,6 +46,7 @@ sealed class Completions(BatchScheduler scheduler, ChatPrompt chat, string model
             MaxTokens = request.MaxTokens ?? context,
             Sampling = request.Sampling,
             Stop = request.Stop,
+            Grammar = request.Grammar,
         }, request.TopLogprobs, http.RequestAborted, request.Speculative);
 
         var reply = new Reply(isChat, request, modelId, _tokenizer, prompt[^1]);
@@ -104,7 +105,7 @@ sealed class Completions(BatchScheduler scheduler, ChatPrompt chat, string model
             return;
         }
         var result = await run.Completion;
-        Write(reply.Last(result));
+        foreach (var chunk in reply.Last(result)) Write(chunk);
         if (reply.IncludeUsage) Write(reply.UsageChunk(result));
         body.Write("data: [DONE]\n\n"u8);
         await body.FlushAsync(cancel);
@@ -131,17 +132,37 @@ sealed class Completions(BatchScheduler scheduler, ChatPrompt chat, string model
             if (Logprob(token) is { } lp) _logprobs.Add(lp);
         }
 
-        public object Whole(GenerationResult result) => new
+        /// <summary>The calls in the reply when tools are active (the first only without parallel_tool_calls).</summary>
+        IReadOnlyList<ToolCall> Calls()
         {
-            id = _id,
-            @object = Object,
-            created = _created,
-            model,
-            choices = new[] { isChat
-                ? (object)new { index = 0, message = new { role = "assistant", content = _text.ToString(), refusal = (string?)null }, logprobs = Logprobs(_logprobs), finish_reason = FinishReason(result) }
-                : new { text = _text.ToString(), index = 0, logprobs = Logprobs(_logprobs), finish_reason = FinishReason(result) } },
-            usage = Usage(result),
-        };
+            if (!request.ToolsActive) return [];
+            var calls = ToolCalls.Parse(_text.ToString(), request.Tools);
+            return request.ParallelToolCalls ? calls : calls.Take(1).ToList();
+        }
+
+        static object[] CallObjects(IReadOnlyList<ToolCall> calls, bool delta) => calls.Select((c, i) => delta
+            ? (object)new { index = i, id = c.Id, type = "function", function = new { name = c.Name, arguments = c.Arguments } }
+            : new { id = c.Id, type = "function", function = new { name = c.Name, arguments = c.Arguments } }).ToArray();
+
+        public object Whole(GenerationResult result)
+        {
+            var calls = isChat ? Calls() : [];
+            object message = calls.Count > 0
+                ? new { role = "assistant", content = (string?)null, tool_calls = CallObjects(calls, false), refusal = (string?)null }
+                : new { role = "assistant", content = _text.ToString(), refusal = (string?)null };
+            string finish = calls.Count > 0 ? "tool_calls" : FinishReason(result);
+            return new
+            {
+                id = _id,
+                @object = Object,
+                created = _created,
+                model,
+                choices = new[] { isChat
+                    ? (object)new { index = 0, message, logprobs = Logprobs(_logprobs), finish_reason = finish }
+                    : new { text = _text.ToString(), index = 0, logprobs = Logprobs(_logprobs), finish_reason = finish } },
+                usage = Usage(result),
+            };
+        }
 
         /// <summary>Chat streams open with the assistant role and empty content, as OpenAI's do.</summary>
         public object? First() => isChat ? Chunk(new { index = 0, delta = new { role = "assistant", content = "" }, logprobs = (object?)null, finish_reason = (string?)null }) : null;
@@ -149,6 +170,8 @@ sealed class Completions(BatchScheduler scheduler, ChatPrompt chat, string model
         /// <summary>A chunk for a streamed token, or null when it adds nothing to send (text held back, no logprobs wanted).</summary>
         public object? Chunk(ScheduledToken token)
         {
+            // With tools the reply may be a call: its text is held back and sent at the end as content or tool_calls.
+            if (request.ToolsActive) { _text.Append(token.Event.Text); return null; }
             var lp = Logprob(token);
             if (token.Event.Text.Length == 0 && lp is null) return null;
             object? logprobs = lp is null ? null : Logprobs([lp]);
@@ -157,9 +180,18 @@ sealed class Completions(BatchScheduler scheduler, ChatPrompt chat, string model
                 : new { text = token.Event.Text, index = 0, logprobs, finish_reason = (string?)null });
         }
 
-        public object Last(GenerationResult result) => Chunk(isChat
-            ? new { index = 0, delta = new { }, logprobs = (object?)null, finish_reason = (string?)FinishReason(result) }
-            : new { text = "", index = 0, logprobs = (object?)null, finish_reason = (string?)FinishReason(result) });
+        public IEnumerable<object> Last(GenerationResult result)
+        {
+            var calls = Calls();
+            string finish = calls.Count > 0 ? "tool_calls" : FinishReason(result);
+            if (calls.Count > 0)
+                yield return Chunk(new { index = 0, delta = new { tool_calls = CallObjects(calls, true) }, logprobs = (object?)null, finish_reason = (string?)null });
+            else if (request.ToolsActive && _text.Length > 0)
+                yield return Chunk(new { index = 0, delta = new { content = _text.ToString() }, logprobs = (object?)null, finish_reason = (string?)null });
+            yield return Chunk(isChat
+                ? new { index = 0, delta = new { }, logprobs = (object?)null, finish_reason = (string?)finish }
+                : new { text = "", index = 0, logprobs = (object?)null, finish_reason = (string?)finish });
+        }
 
         /// <summary>With stream_options.include_usage: a last chunk with no choices and the usage.</summary>
         public object UsageChunk(GenerationResult result) => new { id = _id, @object = ChunkObject, created = _created, model, choices = Array.Empty<object>(), usage = Usage(result) };

@@ -64,6 +64,23 @@ public sealed class BadInputTests(ServerFixture server)
     [InlineData("""{"messages":[{"role":"user","content":"x"}],"speculative":"ngram"}""", "speculative")]
     [InlineData("""{"messages":[{"role":"user","content":"x"}],"speculative":3}""", "speculative")]
     [InlineData("""{"messages":[{"role":"user","content":"x"}],"speculative":"swift"}""", "speculative")]
+    [InlineData("""{"messages":[{"role":"user","content":"x"}],"response_format":"json"}""", "response_format")]
+    [InlineData("""{"messages":[{"role":"user","content":"x"}],"response_format":{"type":"xml"}}""", "response_format.type")]
+    [InlineData("""{"messages":[{"role":"user","content":"x"}],"response_format":{"type":"json_schema"}}""", "response_format.json_schema")]
+    [InlineData("""{"messages":[{"role":"user","content":"x"}],"response_format":{"type":"json_schema","json_schema":{"name":"a","schema":{"type":"string","pattern":"a+"}}}}""", "response_format.json_schema.schema")]
+    [InlineData("""{"messages":[{"role":"user","content":"x"}],"response_format":{"type":"json_schema","json_schema":{"name":"a","schema":{"type":"wizard"}}}}""", "response_format.json_schema.schema")]
+    [InlineData("""{"messages":[{"role":"user","content":"x"}],"response_format":{"type":"json_schema","json_schema":{"name":"a","schema":[1]}}}""", "response_format.json_schema.schema")]
+    [InlineData("""{"messages":[{"role":"user","content":"x"}],"tool_choice":"required"}""", "tool_choice")]
+    [InlineData("""{"messages":[{"role":"user","content":"x"}],"tools":[{"type":"function","function":{"name":"f"}}],"tool_choice":{"type":"function","function":{"name":"g"}}}""", "tool_choice")]
+    [InlineData("""{"messages":[{"role":"user","content":"x"}],"tools":[{"type":"function","function":{"name":"f"}}],"tool_choice":"always"}""", "tool_choice")]
+    [InlineData("""{"messages":[{"role":"user","content":"x"}],"tools":[{"type":"function","function":{"name":"f"}}],"tool_choice":"required","response_format":{"type":"json_object"}}""", "tool_choice")]
+    [InlineData("""{"messages":[{"role":"user","content":"x"}],"tools":[{"type":"function","function":{"name":"f","parameters":{"type":"object","properties":{"a":{"type":"string","pattern":"x"}}}}}]}""", "tools[0].function.parameters")]
+    [InlineData("""{"messages":[{"role":"user","content":"x"}],"tools":[{"type":"function","function":{"name":"bad name"}}]}""", "tools[0].function.name")]
+    [InlineData("""{"messages":[{"role":"user","content":"x"}],"tools":[{"type":"function"}]}""", "tools[0].function")]
+    [InlineData("""{"messages":[{"role":"user","content":"x"}],"tools":{"f":1}}""", "tools")]
+    [InlineData("""{"messages":[{"role":"user","content":"x"},{"role":"tool","content":"42"}]}""", "messages[1].tool_call_id")]
+    [InlineData("""{"messages":[{"role":"assistant","content":null,"tool_calls":[{"id":"1","type":"function","function":{"name":"f","arguments":"{oops"}}]}]}""", "messages[0].tool_calls[0].function.arguments")]
+    [InlineData("""{"messages":[{"role":"assistant","content":null,"tool_calls":{"id":"1"}}]}""", "messages[0].tool_calls")]
     public async Task Chat_bad_requests_get_400(string body, string? param)
     {
         AssertError(400, await server.PostAsync(Chat, body), param);

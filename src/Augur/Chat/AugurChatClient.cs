@@ -33,12 +33,13 @@ public sealed class AugurChatClient : IChatClient
         var run = _scheduler.Submit(Request(messages, options, cancellationToken), cancel: cancellationToken, speculative: Speculative(options));
         var result = await run.Completion.WaitAsync(cancellationToken).ConfigureAwait(false);
         cancellationToken.ThrowIfCancellationRequested();
-        return new ChatResponse(new ChatMessage(ChatRole.Assistant, result.Text))
+        var calls = Calls(result.Text, options);
+        return new ChatResponse(calls.Count > 0 ? new ChatMessage(ChatRole.Assistant, calls) : new ChatMessage(ChatRole.Assistant, result.Text))
         {
             ResponseId = NewId(),
             ModelId = _metadata.DefaultModelId,
             CreatedAt = DateTimeOffset.UtcNow,
-            FinishReason = FinishReason(result),
+            FinishReason = calls.Count > 0 ? ChatFinishReason.ToolCalls : FinishReason(result),
             Usage = Usage(result),
         };
     }
@@ -54,9 +55,11 @@ public sealed class AugurChatClient : IChatClient
             string id = NewId();
             var created = DateTimeOffset.UtcNow;
             ChatResponseUpdate Update() => new() { Role = ChatRole.Assistant, ResponseId = id, MessageId = id, ModelId = _metadata.DefaultModelId, CreatedAt = created };
+            // With tools the reply may be a call: it is read whole at the end instead of streamed.
+            bool hold = ToolsActive(options);
             await foreach (var token in run.Tokens.ReadAllAsync(cancellationToken).ConfigureAwait(false))
             {
-                if (token.Event.Text.Length == 0) continue;
+                if (token.Event.Text.Length == 0 || hold) continue;
                 var update = Update();
                 update.Contents.Add(new TextContent(token.Event.Text));
                 yield return update;
@@ -65,6 +68,12 @@ public sealed class AugurChatClient : IChatClient
             cancellationToken.ThrowIfCancellationRequested();
             var last = Update();
             last.FinishReason = FinishReason(result);
+            if (hold)
+            {
+                var calls = Calls(result.Text, options);
+                if (calls.Count > 0) { foreach (var c in calls) last.Contents.Add(c); last.FinishReason = ChatFinishReason.ToolCalls; }
+                else if (result.Text.Length > 0) last.Contents.Add(new TextContent(result.Text));
+            }
             last.Contents.Add(new UsageContent(Usage(result)));
             yield return last;
         }
@@ -78,7 +87,16 @@ public sealed class AugurChatClient : IChatClient
     {
         var turns = new List<ChatTurn>();
         if (!string.IsNullOrEmpty(options?.Instructions)) turns.Add(new ChatTurn("system", options.Instructions));
-        turns.AddRange(messages.Select(m => new ChatTurn(m.Role.Value, m.Text)));
+        foreach (var m in messages) turns.AddRange(Turns(m));
+        var tools = Tools(options);
+        if (ToolsActive(options)) ToolCalls.AddToolPrompt(turns, tools);
+        var grammar = ResponseGrammar(options?.ResponseFormat);
+        if (options?.ToolMode is RequiredChatToolMode required)
+        {
+            if (grammar is not null) throw new InvalidRequestException("a required tool call contradicts the JSON response format");
+            grammar = ToolCalls.CallGrammar(required.RequiredFunctionName is { } name ? tools.Where(t => t.Name == name).ToList() : tools,
+                parallel: options.AllowMultipleToolCalls ?? true);
+        }
         var defaults = new SamplingOptions();
         float? minP = options?.AdditionalProperties?.TryGetValue("min_p", out float p) == true ? p : null;
         return new GenerationRequest
@@ -86,6 +104,7 @@ public sealed class AugurChatClient : IChatClient
             PromptIds = _prompt.Encode(turns, cancel),
             MaxTokens = options?.MaxOutputTokens ?? _scheduler.ContextLength,
             Stop = options?.StopSequences?.ToArray() ?? [],
+            Grammar = grammar,
             Sampling = new SamplingOptions
             {
                 Temperature = options?.Temperature ?? defaults.Temperature,
@@ -98,6 +117,40 @@ public sealed class AugurChatClient : IChatClient
             },
         };
     }
+
+    static IReadOnlyList<ToolDefinition> Tools(ChatOptions? options) =>
+        options?.Tools?.OfType<AIFunctionDeclaration>().Select(f => new ToolDefinition(f.Name, f.Description, f.JsonSchema)).ToList() ?? [];
+
+    static bool ToolsActive(ChatOptions? options) => options?.Tools is { Count: > 0 } && options.ToolMode is not NoneChatToolMode;
+
+    /// <summary>A message as turns: calls and results written Hermes-style (see <see cref="ToolCalls"/>).</summary>
+    static IEnumerable<ChatTurn> Turns(ChatMessage m)
+    {
+        var results = m.Contents.OfType<FunctionResultContent>().ToList();
+        foreach (var r in results)
+            yield return new ChatTurn("user", ToolCalls.RenderResult(r.Result is string s ? s : System.Text.Json.JsonSerializer.Serialize(r.Result)));
+        var calls = m.Contents.OfType<FunctionCallContent>()
+            .Select(c => new ToolCall(c.CallId, c.Name, System.Text.Json.JsonSerializer.Serialize(c.Arguments ?? new Dictionary<string, object?>()))).ToList();
+        if (calls.Count > 0) yield return new ChatTurn("assistant", (m.Text.Length > 0 ? m.Text + "\n" : "") + ToolCalls.RenderCalls(calls));
+        else if (results.Count == 0) yield return new ChatTurn(m.Role.Value, m.Text);
+    }
+
+    static List<AIContent> Calls(string text, ChatOptions? options)
+    {
+        if (!ToolsActive(options)) return [];
+        var calls = ToolCalls.Parse(text, Tools(options));
+        if (options!.AllowMultipleToolCalls == false) calls = calls.Take(1).ToList();
+        return calls.Select(c => (AIContent)new FunctionCallContent(c.Id, c.Name,
+            System.Text.Json.JsonSerializer.Deserialize<Dictionary<string, object?>>(c.Arguments))).ToList();
+    }
+
+    /// <summary>JSON with a schema → that schema's grammar; JSON without one → any object; text → none.</summary>
+    static Grammars.Grammar? ResponseGrammar(ChatResponseFormat? format) => format switch
+    {
+        ChatResponseFormatJson { Schema: { } schema } => Grammars.JsonSchemaGrammar.Compile(schema),
+        ChatResponseFormatJson => Grammars.JsonSchemaGrammar.AnyObject,
+        _ => null,
+    };
 
     static string Speculative(ChatOptions? options) =>
         options?.AdditionalProperties?.TryGetValue("speculative", out string? name) == true && name is not null ? name : "none";

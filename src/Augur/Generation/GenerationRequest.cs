@@ -14,10 +14,12 @@ public sealed record GenerationRequest
     public IReadOnlyList<string> Stop { get; init; } = [];
     /// <summary>Stop at the end-of-sequence token (the token itself is not returned).</summary>
     public bool StopAtEos { get; init; } = true;
+    /// <summary>Output must match this grammar (JSON schema, GBNF); generation ends when it is complete and the model ends it.</summary>
+    public Grammars.Grammar? Grammar { get; init; }
 
     /// <summary>
     /// Checks the request, tokenizes the prompt and checks it fits <paramref name="contextLength"/> with room for a
-    /// token, picks the seed, and builds the sampler chain primed with the prompt (penalties count it).
+    /// token, picks the seed, and builds the sampler chain primed with the prompt (penalties count it), led by the grammar constraint if any.
     /// </summary>
     public (int[] Prompt, int Seed, SamplerChain Sampler) Prepare(Tokenizers.ITokenizer tokenizer, int contextLength)
     {
@@ -32,6 +34,8 @@ public sealed record GenerationRequest
         int seed = Sampling.Seed ?? Random.Shared.Next();
         var sampler = Sampling.BuildChain(seed);
         foreach (int t in prompt) sampler.Accept(t);
+        // Added after the prompt primed the chain: the grammar constrains the output only.
+        if (Grammar is not null) sampler = sampler.WithFirst(Grammar.CreateSampler(tokenizer, prompt[^1]));
         return (prompt, seed, sampler);
     }
 

@@ -18,6 +18,9 @@ public sealed class SamplerChain(IReadOnlyList<ISampler> filters, ISampler picke
     public IReadOnlyList<ISampler> Filters { get; } = filters;
     public ISampler Picker { get; } = picker;
 
+    /// <summary>This chain with <paramref name="filter"/> run before the others (a constraint such as a grammar).</summary>
+    public SamplerChain WithFirst(ISampler filter) => new([filter, .. Filters], Picker);
+
     /// <summary>Applies the filters only: what remains is the distribution the picker draws from.</summary>
     public void ApplyFilters(Candidates candidates)
     {
