@@ -97,7 +97,8 @@ static class PeerBenchmark
 
         // llama-bench's inputs: BOS, then random ids (the values do not change the work done).
         var random = new Random(42);
-        int[] Tokens(int n) => [augur.BosId, .. Enumerable.Range(1, n - 1).Select(_ => random.Next(c.VocabSize))];
+        // BOS first where the vocabulary has one (Qwen has none), then random ids: cost does not depend on which.
+        int[] Tokens(int n) => [augur.BosId >= 0 ? augur.BosId : random.Next(c.VocabSize), .. Enumerable.Range(1, n - 1).Select(_ => random.Next(c.VocabSize))];
         int[] ppTokens = Tokens(o.Pp), tgTokens = Tokens(o.Tg);
 
         IBenchEngine[] engines = [augur, peer];
