@@ -114,6 +114,9 @@ public sealed class ByteLevelBpeTokenizer : ITokenizer
         return Encoding.UTF8.GetString(bytes.ToArray());
     }
 
+    public string DecodeCleaned(ReadOnlySpan<int> tokens) =>
+        _pre.CleansSpaces ? SpaceCleanup.Apply(Decode(tokens)) : Decode(tokens);
+
     public int[] Encode(string text, bool addBos = true, bool parseSpecial = false, IReadOnlyList<Range>? plainText = null)
     {
         var output = new List<int>(text.Length / 3 + 2);

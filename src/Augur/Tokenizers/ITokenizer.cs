@@ -30,8 +30,7 @@ public interface ITokenizer
     /// llama.cpp's <c>clean_spaces</c>): Hugging Face's rule, dropping the space before <c>. ? ! ,</c> and contractions.
     /// Streaming output never applies it (neither does llama.cpp's token_to_piece).
     /// </summary>
-    string DecodeCleaned(ReadOnlySpan<int> tokens) =>
-        this is ByteLevelBpeTokenizer { PreTokenizer.CleansSpaces: true } ? SpaceCleanup.Apply(Decode(tokens)) : Decode(tokens);
+    string DecodeCleaned(ReadOnlySpan<int> tokens) => Decode(tokens);
 
     /// <summary>Whether generating <paramref name="token"/> ends the generation (see <see cref="Vocabulary.EndOfGeneration"/>).</summary>
     bool IsEndOfGeneration(int token) => Vocabulary.EndOfGeneration.Contains(token);
