@@ -46,8 +46,10 @@ public sealed class FamilyChatTests
 
         string rendered = prompt.Render(Conversation);
         int[] ids = prompt.Encode(Conversation);
-        Assert.Equal(Conversation.Length, rendered.Split(eotText).Length - 1);
-        Assert.Equal(Conversation.Length, ids.Count(i => i == eotId));
+        // Llama 3.1 writes a system turn of its own (knowledge cutoff) before the conversation.
+        int closedTurns = rendered.Split(eotText).Length - 1;
+        Assert.InRange(closedTurns, Conversation.Length, Conversation.Length + 1);
+        Assert.Equal(closedTurns, ids.Count(i => i == eotId));
         Assert.DoesNotContain(ids, i => i != eotId && tokenizer.IsEndOfGeneration(i));
         // The prompt ends on the assistant's open turn, not on a closed one: the model's next token is the reply.
         Assert.NotEqual(eotId, ids[^1]);
