@@ -1,23 +1,30 @@
 using System.Text.Json;
 using Augur.Chat;
-using Augur.ChatTemplates;
+using Augur.Conversion;
+using Augur.Model;
+using Augur.Tests.Support;
 using Augur.Tests.Tokenizers;
 
 namespace Augur.Tests.Chat;
 
 /// <summary>
-/// Each family's real chat template (shared/data/chat-templates) rendered through <see cref="ChatPrompt"/> over the
-/// family's real vocabulary (shared/tokenizers, converted by <c>augur convert</c>): every finished turn is closed by
+/// A tiny synthetic model of each family carrying the family's real vocabulary (shared/tokenizers, converted by
+/// <c>augur convert</c>) and real chat template (shared/data/chat-templates), loaded as any GGUF and prompted through
+/// <see cref="ChatPrompt.ForModel"/>: every finished turn is closed by
 /// the family's end-of-turn token as one special id, and generation stops at that id. The expected token and id are
 /// read from the family's own tokenizer_config.json, not from Augur.
 /// </summary>
-public sealed class FamilyChatTests
+public sealed class FamilyChatTests : IDisposable
 {
-    public static TheoryData<string, string> Families => new()
+    readonly TempDirectory _dir = new();
+    public void Dispose() => _dir.Dispose();
+
+    /// <summary>Architecture, shared tokenizer, shared template.</summary>
+    public static TheoryData<string, string, string> Families => new()
     {
-        { "llama3", "meta-llama-Llama-3.1-8B-Instruct.jinja" },
-        { "qwen3", "Qwen-Qwen3-0.6B.jinja" },
-        { "gemma3", "google-gemma-3-it.jinja" },
+        { "llama", "llama3", "meta-llama-Llama-3.1-8B-Instruct.jinja" },
+        { "qwen3", "qwen3", "Qwen-Qwen3-0.6B.jinja" },
+        { "gemma3", "gemma3", "google-gemma-3-it.jinja" },
     };
 
     static readonly ChatTurn[] Conversation = [new("user", "Hello"), new("assistant", "Hi there."), new("user", "Bye")];
@@ -35,11 +42,17 @@ public sealed class FamilyChatTests
 
     [Theory]
     [MemberData(nameof(Families))]
-    public void The_real_template_closes_every_turn_with_the_end_of_turn_token_generation_stops_at(string family, string template)
+    public void The_real_template_closes_every_turn_with_the_end_of_turn_token_generation_stops_at(string architecture, string family, string template)
     {
         var (eotText, eotId) = EndOfTurn(family);
-        var tokenizer = ConvertedVocabularies.Tokenizer(family);
-        var prompt = new ChatPrompt(ChatTemplate.Parse(File.ReadAllText(SharedAssets.Data("chat-templates/" + template))), tokenizer);
+        var vocab = ConvertedVocabularies.Tokenizer(family).Vocabulary;
+        string path = _dir.File(family + ".gguf");
+        SyntheticModel.Write(path, SyntheticModel.Config(new SyntheticModel.Shape(16, 1, 2, 1, 32), vocab.Count, 256, architecture), vocab,
+            chatTemplate: File.ReadAllText(SharedAssets.Data("chat-templates/" + template)));
+        using var model = LoadedModel.Open(path);
+        var tokenizer = model.Tokenizer;
+        var prompt = ChatPrompt.ForModel(model);
+        Assert.Null(prompt.LoadProblem);
 
         Assert.Contains(eotId, tokenizer.Vocabulary.EndOfGeneration);
         Assert.True(tokenizer.IsEndOfGeneration(eotId));
