@@ -3,6 +3,7 @@ using System.Net.Sockets;
 using Augur.Generation;
 using Augur.Model;
 using Augur.Server;
+using Augur.Tokenizers;
 using Microsoft.AspNetCore.Builder;
 using Microsoft.AspNetCore.Http;
 using Microsoft.AspNetCore.Routing;
@@ -26,11 +27,12 @@ public static class ClusterHosting
         return silo;
     }
 
-    /// <summary>A worker node: this silo hosts <paramref name="options"/>' model, loaded when the silo starts.</summary>
-    public static ISiloBuilder AddAugurNode(this ISiloBuilder silo, NodeOptions options, Func<NodeOptions, NodeEngine>? create = null)
+    /// <summary>A worker node: this silo hosts <paramref name="options"/>' model, loaded when the silo starts
+    /// (by <paramref name="open"/> if given, see <see cref="NodeEngine"/>).</summary>
+    public static ISiloBuilder AddAugurNode(this ISiloBuilder silo, NodeOptions options, Func<NodeOptions, LoadedModel>? open = null)
     {
         silo.AddAugurCluster();
-        silo.Services.AddSingleton(_ => (create ?? (o => new NodeEngine(o)))(options));
+        silo.Services.AddSingleton(_ => new NodeEngine(options, open));
         silo.Services.AddHostedService<NodeWarmUp>();
         return silo;
     }
@@ -73,14 +75,17 @@ public static class ClusterHosting
 }
 
 /// <summary>The OpenAI server's backend in cluster mode: a <see cref="ClusterGateway"/>, and GET /cluster.</summary>
-public sealed class ClusterBackend(IGrainFactory grains, GatewayOptions? options = null) : IServingBackend
+/// <param name="create">Makes the gateway from the server's tokenizer and context length.</param>
+public sealed class ClusterBackend(Func<ITokenizer, int, ClusterGateway> create) : IServingBackend
 {
     ClusterGateway? _gateway;
 
+    public ClusterBackend(IGrainFactory grains, GatewayOptions? options = null)
+        : this((tokenizer, context) => new ClusterGateway(grains, tokenizer, context, options)) { }
+
     public ClusterGateway Gateway => _gateway ?? throw new InvalidOperationException("the server has not created its scheduler yet");
 
-    public IRequestScheduler CreateScheduler(LoadedModel model, int contextLength) =>
-        _gateway = new ClusterGateway(grains, model.Tokenizer, contextLength, options);
+    public IRequestScheduler CreateScheduler(LoadedModel model, int contextLength) => _gateway = create(model.Tokenizer, contextLength);
 
     public void MapRoutes(IEndpointRouteBuilder routes) => routes.MapGet("/cluster", () => Results.Json(new
     {

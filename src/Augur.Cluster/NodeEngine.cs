@@ -61,12 +61,13 @@ public sealed class NodeEngine : IDisposable
     int _inFlight;
     long _promptTokens, _cachedPromptTokens;
 
-    public NodeEngine(NodeOptions options)
+    /// <param name="open">Opens the model (default: <see cref="LoadedModel.Open"/> on the options' paths).</param>
+    public NodeEngine(NodeOptions options, Func<NodeOptions, LoadedModel>? open = null)
     {
         if (options.Role != NodeRole.Both)
             throw new InvalidRequestException($"--role {options.Role.ToString().ToLowerInvariant()} (Splitwise's prefill/decode split) is not implemented yet; nodes run both phases");
         Options = options;
-        _model = LoadedModel.Open(options.ModelPath, options.TokenizerPath);
+        _model = open is null ? LoadedModel.Open(options.ModelPath, options.TokenizerPath) : open(options);
         try
         {
             int context = ContextWindow.Resolve(_model.Model.Config, options.ContextLength, allowBeyondTrained: false);
