@@ -16,6 +16,14 @@ public sealed record NodeOptions
     public int MaxWaiting { get; init; } = 64;
     public KvType KvType { get; init; } = KvType.F32;
     public NodeRole Role { get; init; } = NodeRole.Both;
+
+    /// <summary>Throws <see cref="InvalidRequestException"/> for options a node cannot run with.</summary>
+    public void Validate()
+    {
+        if (Parallel < 1) throw new InvalidRequestException($"--parallel must be ≥ 1 (got {Parallel})");
+        if (Role != NodeRole.Both)
+            throw new InvalidRequestException($"--role {Role.ToString().ToLowerInvariant()} (Splitwise's prefill/decode split) is not implemented yet; nodes run both phases");
+    }
 }
 
 /// <summary>
@@ -64,8 +72,7 @@ public sealed class NodeEngine : IDisposable
     /// <param name="open">Opens the model (default: <see cref="LoadedModel.Open"/> on the options' paths).</param>
     public NodeEngine(NodeOptions options, Func<NodeOptions, LoadedModel>? open = null)
     {
-        if (options.Role != NodeRole.Both)
-            throw new InvalidRequestException($"--role {options.Role.ToString().ToLowerInvariant()} (Splitwise's prefill/decode split) is not implemented yet; nodes run both phases");
+        options.Validate();
         Options = options;
         _model = open is null ? LoadedModel.Open(options.ModelPath, options.TokenizerPath) : open(options);
         try

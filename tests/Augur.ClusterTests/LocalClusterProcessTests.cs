@@ -18,6 +18,22 @@ public sealed partial class LocalClusterProcessTests
     [GeneratedRegex(@"serving '[^']*' on (http://\S+) ")]
     private static partial Regex Serving();
 
+    [Theory]
+    [InlineData("error: --cluster must be local:N with N in [1, 64] (got 'remote:3')", "serve", "--cluster", "remote:3")]
+    [InlineData("error: --join must be HOST:PORT with an IP address (got 'nowhere')", "node", "--join", "nowhere")]
+    [InlineData("error: --role prefill (Splitwise's prefill/decode split) is not implemented yet; nodes run both phases", "node", "--join", "127.0.0.1:1", "--role", "prefill")]
+    public async Task Bad_cluster_arguments_are_one_error_line(string error, params string[] args)
+    {
+        var psi = new ProcessStartInfo("dotnet") { RedirectStandardError = true, RedirectStandardOutput = true, UseShellExecute = false };
+        psi.ArgumentList.Add(Path.Combine(AppContext.BaseDirectory, "Augur.Cli.dll"));
+        foreach (string a in args) psi.ArgumentList.Add(a);
+        using var augur = Process.Start(psi)!;
+        var stderr = augur.StandardError.ReadToEndAsync();
+        await augur.WaitForExitAsync().WaitAsync(TimeSpan.FromSeconds(60));
+        Assert.Equal(1, augur.ExitCode);
+        Assert.Equal(error, (await stderr).Trim());
+    }
+
     [Fact]
     public async Task Serve_cluster_local_2_runs_two_worker_processes_and_survives_killing_one()
     {

@@ -35,6 +35,7 @@ static class NodeCommand
                 KvType = GenerateCommand.ParseKvType(r.GetValue(kvType)!),
                 Role = ParseRole(r.GetValue(role)!),
             };
+            options.Validate();
             var primary = Endpoint(r.GetValue(join)!, "--join");
             if (!IPAddress.TryParse(r.GetValue(advertise), out var address))
                 throw new InvalidRequestException($"--advertise '{SafeText.Quote(r.GetValue(advertise))}' is not an IP address");
