@@ -78,7 +78,7 @@ public sealed class ClusterGateway : IRequestScheduler
     {
         if (topLogprobs < 0) throw new InvalidRequestException($"top logprobs must be ≥ 0 (got {topLogprobs})");
         if (request.Grammar is not null)
-            throw new InvalidRequestException("structured output (response_format, tool calls) is not yet supported through the cluster gateway");
+            throw new InvalidRequestException("structured output (response_format, a required tool call: anything with a grammar) is not yet supported through the cluster gateway");
         Speculative.Drafters.CreateBatchable(speculative, Tokenizer.Vocabulary.Count); // refuses unknown names here, not on a node
         var (prompt, seed, _) = request.Prepare(Tokenizer, ContextLength);
         var channel = Channel.CreateUnbounded<ScheduledToken>(new() { SingleWriter = true, SingleReader = true });
