@@ -171,7 +171,6 @@ public sealed class ClusterGateway : IRequestScheduler
     /// <summary>The node the policy picks among those up (and not yet tried by this request, while others exist).</summary>
     async Task<NodeState> PlaceAsync(int[] prompt, HashSet<string> tried, CancellationToken cancel)
     {
-        ulong[] blocks = PrefixBlocks.Hashes(prompt);
         var waited = Stopwatch.StartNew();
         await _firstRefresh.Task.WaitAsync(cancel);
         while (true)
@@ -181,11 +180,14 @@ public sealed class ClusterGateway : IRequestScheduler
             var pool = fresh.Count > 0 ? fresh : up;
             if (pool.Count > 0)
             {
-                var candidates = pool.Select(n => n.Candidate()).ToList();
-                var chosen = _options.Placement.Choose(candidates, blocks);
-                var node = _nodes[chosen.Id];
-                node.Placed(blocks);
-                return node;
+                // Nodes may hash differently (block size, model): hash the prompt once per kind.
+                var hashes = new Dictionary<(int, ulong), ulong[]>();
+                ulong[] Blocks(NodeState n) => hashes.TryGetValue(n.HashKind, out var h) ? h
+                    : hashes[n.HashKind] = PrefixBlocks.Hashes(prompt, n.HashKind.BlockSize, n.HashKind.Model);
+                var candidates = pool.Select(n => n.Candidate(Blocks(n))).ToList();
+                var chosen = _nodes[_options.Placement.Choose(candidates, prompt.Length).Id];
+                chosen.Placed(Blocks(chosen));
+                return chosen;
             }
             if (waited.Elapsed > _options.NodeWait)
                 throw new SchedulerBusyException($"no worker node is available (waited {_options.NodeWait.TotalSeconds:0} s)");
@@ -256,14 +258,17 @@ public sealed class ClusterGateway : IRequestScheduler
         /// <summary>The prompt's blocks count as held from now on: the node will hold them once it prefills.</summary>
         public void Placed(ulong[] blocks) { lock (_placedBlocks) _placedBlocks.UnionWith(blocks); }
 
-        public NodeCandidate Candidate()
+        public (int BlockSize, ulong Model) HashKind => Status is { } s ? (s.BlockSize, s.ModelHash) : (PrefixBlocks.BlockSize, 0);
+
+        public NodeCandidate Candidate(ulong[] promptBlocks)
         {
             lock (_placedBlocks)
             {
-                var held = new HashSet<ulong>(_blocks);
-                held.UnionWith(_placedBlocks);
+                int matched = 0;
+                while (matched < promptBlocks.Length && (_blocks.Contains(promptBlocks[matched]) || _placedBlocks.Contains(promptBlocks[matched]))) matched++;
                 int published = Status is null ? 0 : Status.Running + Status.Waiting;
-                return new NodeCandidate(Id, Math.Max(published, Volatile.Read(ref InFlight)), Status?.Parallel ?? 1, held);
+                return new NodeCandidate(Id, Math.Max(published, Volatile.Read(ref InFlight)), Status?.Parallel ?? 1,
+                    matched * HashKind.BlockSize, _blocks.Count + _placedBlocks.Count);
             }
         }
     }

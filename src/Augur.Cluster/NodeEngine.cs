@@ -94,7 +94,7 @@ public sealed class NodeEngine : IDisposable
         int inFlight = Volatile.Read(ref _inFlight);
         int running = Math.Min(inFlight, _scheduler.Parallel);
         return new NodeStatus(id, Options.Role, address, running, inFlight - running, _scheduler.Parallel, Environment.ProcessId,
-            _blocks.Held(), Interlocked.Read(ref _promptTokens), Interlocked.Read(ref _cachedPromptTokens));
+            _blocks.Held(), Interlocked.Read(ref _promptTokens), Interlocked.Read(ref _cachedPromptTokens), PrefixBlocks.BlockSize, ModelHash: 0);
     }
 
     /// <summary>Runs <paramref name="job"/> on this node's scheduler; its tokens as they come, then its finish.</summary>

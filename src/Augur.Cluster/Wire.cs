@@ -62,7 +62,9 @@ public sealed record NodeStatus(
     [property: Id(6)] int Pid,
     [property: Id(7)] ulong[] CachedBlocks,
     [property: Id(8)] long PromptTokens,
-    [property: Id(9)] long CachedPromptTokens);
+    [property: Id(9)] long CachedPromptTokens,
+    [property: Id(10)] int BlockSize,
+    [property: Id(11)] ulong ModelHash);
 
 /// <summary>A worker node: one grain per worker silo, keyed by the silo's name and always placed on it
 /// (<see cref="NodePlacementAttribute"/>), so a dead silo's node is gone rather than re-created elsewhere.</summary>
