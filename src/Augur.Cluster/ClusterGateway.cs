@@ -146,18 +146,18 @@ public sealed class ClusterGateway : IRequestScheduler
         var tokens = grain.Generate(job, attempt.Token).GetAsyncEnumerator(attempt.Token);
         try
         {
-        while (true)
-        {
-            var next = tokens.MoveNextAsync().AsTask();
-            // A silent stream may be a long prefill or a dead node: ask the node, and give up on it if it is gone.
-            while (await Task.WhenAny(next, Task.Delay(_options.StallCheck, attempt.Token)) != next)
-                await grain.Status().WaitAsync(_options.ProbeTimeout, attempt.Token);
-            if (!await next) throw new InvalidOperationException($"node '{node.Id}' ended the stream without a finish");
-            var token = tokens.Current;
-            if (token.Finish is { } finish) return (FinishReason)finish;
-            firstToken();
-            if (stream.Emit(token, output) is { } stopped) return stopped;
-        }
+            while (true)
+            {
+                var next = tokens.MoveNextAsync().AsTask();
+                // A silent stream may be a long prefill or a dead node: ask the node, and give up on it if it is gone.
+                while (await Task.WhenAny(next, Task.Delay(_options.StallCheck, attempt.Token)) != next)
+                    await grain.Status().WaitAsync(_options.ProbeTimeout, attempt.Token);
+                if (!await next) throw new InvalidOperationException($"node '{node.Id}' ended the stream without a finish");
+                var token = tokens.Current;
+                if (token.Finish is { } finish) return (FinishReason)finish;
+                firstToken();
+                if (stream.Emit(token, output) is { } stopped) return stopped;
+            }
         }
         finally
         {
