@@ -36,7 +36,8 @@ sealed class CompletionRequest
     public bool ParallelToolCalls { get; private init; } = true;
 
     /// <param name="maxChars">The longest text any one field may hold (a prompt, a message, a stop string).</param>
-    public static CompletionRequest Parse(JsonElement body, bool chat, int vocabSize, int maxChars)
+    /// <param name="toolSyntax">How the model writes tool calls: a required call is forced in this syntax.</param>
+    public static CompletionRequest Parse(JsonElement body, bool chat, int vocabSize, int maxChars, IToolCallSyntax toolSyntax)
     {
         if (body.ValueKind != JsonValueKind.Object) throw ApiException.Invalid("the request body must be a JSON object");
         var f = new Fields(body, maxChars);
@@ -76,12 +77,10 @@ sealed class CompletionRequest
         if (choice is "required" or "function")
         {
             if (format is not null) throw ApiException.Invalid($"tool_choice '{choice}' forces a tool call, which contradicts response_format", "tool_choice");
-            try { grammar = ToolCalls.CallGrammar(named is null ? tools : tools.Where(t => t.Name == named).ToList(), parallel); }
+            try { grammar = ToolCalls.CallGrammar(named is null ? tools : tools.Where(t => t.Name == named).ToList(), parallel, toolSyntax); }
             catch (InvalidRequestException e) { throw ApiException.Invalid(e.Message, "tools"); }
         }
         var messages = chat ? Conversation(f) : null;
-        if (messages is not null && tools.Count > 0 && choice != "none")
-            ToolCalls.AddToolPrompt(messages, tools);
 
         return new CompletionRequest
         {
@@ -235,15 +234,14 @@ sealed class CompletionRequest
                 throw ApiException.Invalid($"{at}.role must be one of system, developer, user, assistant, tool (got '{SafeText.Quote(role)}')", $"{at}.role");
             if (role == "tool")
             {
-                // Tool results go back Hermes-style, as a user turn the default tool prompt explains.
-                if (mf.String("tool_call_id", $"{at}.tool_call_id") is null) throw ApiException.Invalid($"{at}.tool_call_id is required for a tool message", $"{at}.tool_call_id");
-                turns.Add(new ChatTurn("user", ToolCalls.RenderResult(Content(mf, $"{at}.content", role))));
+                string id = mf.String("tool_call_id", $"{at}.tool_call_id") ?? throw ApiException.Invalid($"{at}.tool_call_id is required for a tool message", $"{at}.tool_call_id");
+                turns.Add(new ChatTurn("tool", Content(mf, $"{at}.content", role)) { ToolCallId = id });
                 continue;
             }
             string content = Content(mf, $"{at}.content", role);
-            if (role == "assistant" && mf.Get("tool_calls") is { } calls) content = (content.Length > 0 ? content + "\n" : "") + ToolCalls.RenderCalls(CallsOf(calls, $"{at}.tool_calls", f.MaxChars));
+            var calls = role == "assistant" && mf.Get("tool_calls") is { } c ? CallsOf(c, $"{at}.tool_calls", f.MaxChars) : null;
             // Templates know "system"; OpenAI's "developer" is the same thing for them.
-            turns.Add(new ChatTurn(role == "developer" ? "system" : role, content));
+            turns.Add(new ChatTurn(role == "developer" ? "system" : role, content) { ToolCalls = calls });
         }
         return turns;
     }

@@ -28,13 +28,13 @@ sealed class Completions(IRequestScheduler scheduler, ChatPrompt chat, string mo
             throw ApiException.Invalid($"the request body is not valid JSON: {e.Message}");
         }
         using var _ = body;
-        var request = CompletionRequest.Parse(body.RootElement, isChat, _tokenizer.Vocabulary.Count, maxFieldChars);
+        var request = CompletionRequest.Parse(body.RootElement, isChat, _tokenizer.Vocabulary.Count, maxFieldChars, chat.ToolSyntax);
         if (request.Model is not null && request.Model != modelId)
             throw new ApiException(StatusCodes.Status404NotFound, $"The model '{SafeText.Quote(request.Model)}' does not exist (this server has '{modelId}')", "model", "model_not_found");
 
         string promptParam = isChat ? "messages" : "prompt";
         int context = scheduler.ContextLength;
-        int[] prompt = request.PromptIds ?? Tokenize(isChat ? chat.Render(request.Messages!, http.RequestAborted) : request.PromptText!, context, promptParam);
+        int[] prompt = request.PromptIds ?? Tokenize(isChat ? chat.Render(request.Messages!, request.ToolsActive ? request.Tools : null, http.RequestAborted) : request.PromptText!, context, promptParam);
         if (prompt.Length >= context)
             throw ApiException.Invalid($"This model's maximum context length is {context} tokens; the prompt is {prompt.Length} tokens and leaves no room for the answer", promptParam, "context_length_exceeded");
         if (request.MaxTokens > context)
@@ -49,7 +49,7 @@ sealed class Completions(IRequestScheduler scheduler, ChatPrompt chat, string mo
             Grammar = request.Grammar,
         }, request.TopLogprobs, http.RequestAborted, request.Speculative);
 
-        var reply = new Reply(isChat, request, modelId, _tokenizer, prompt[^1]);
+        var reply = new Reply(isChat, request, modelId, _tokenizer, prompt[^1], chat.ToolSyntax);
         if (request.Stream) await StreamAsync(http, run, reply);
         else await WholeAsync(http, run, reply);
     }
@@ -112,7 +112,7 @@ sealed class Completions(IRequestScheduler scheduler, ChatPrompt chat, string mo
     }
 
     /// <summary>Builds the response objects of one request; collects tokens (and logprobs) as they come.</summary>
-    sealed class Reply(bool isChat, CompletionRequest request, string model, ITokenizer tokenizer, int lastPromptToken)
+    sealed class Reply(bool isChat, CompletionRequest request, string model, ITokenizer tokenizer, int lastPromptToken, IToolCallSyntax toolSyntax)
     {
         readonly string _id = (isChat ? "chatcmpl-" : "cmpl-") + Guid.NewGuid().ToString("N");
         readonly long _created = DateTimeOffset.UtcNow.ToUnixTimeSeconds();
@@ -136,7 +136,7 @@ sealed class Completions(IRequestScheduler scheduler, ChatPrompt chat, string mo
         IReadOnlyList<ToolCall> Calls()
         {
             if (!request.ToolsActive) return [];
-            var calls = ToolCalls.Parse(_text.ToString(), request.Tools);
+            var calls = ToolCalls.Parse(_text.ToString(), request.Tools, toolSyntax);
             return request.ParallelToolCalls ? calls : calls.Take(1).ToList();
         }
 

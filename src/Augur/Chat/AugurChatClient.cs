@@ -41,6 +41,7 @@ public sealed class AugurChatClient : IChatClient
             CreatedAt = DateTimeOffset.UtcNow,
             FinishReason = calls.Count > 0 ? ChatFinishReason.ToolCalls : FinishReason(result),
             Usage = Usage(result),
+            RawRepresentation = result,
         };
     }
 
@@ -89,19 +90,18 @@ public sealed class AugurChatClient : IChatClient
         if (!string.IsNullOrEmpty(options?.Instructions)) turns.Add(new ChatTurn("system", options.Instructions));
         foreach (var m in messages) turns.AddRange(Turns(m));
         var tools = Tools(options);
-        if (ToolsActive(options)) ToolCalls.AddToolPrompt(turns, tools);
         var grammar = ResponseGrammar(options?.ResponseFormat);
         if (options?.ToolMode is RequiredChatToolMode required)
         {
             if (grammar is not null) throw new InvalidRequestException("a required tool call contradicts the JSON response format");
             grammar = ToolCalls.CallGrammar(required.RequiredFunctionName is { } name ? tools.Where(t => t.Name == name).ToList() : tools,
-                parallel: options.AllowMultipleToolCalls ?? true);
+                parallel: options.AllowMultipleToolCalls ?? true, _prompt.ToolSyntax);
         }
         var defaults = new SamplingOptions();
         float? minP = options?.AdditionalProperties?.TryGetValue("min_p", out float p) == true ? p : null;
         return new GenerationRequest
         {
-            PromptIds = _prompt.Encode(turns, cancel),
+            PromptIds = _prompt.Encode(turns, ToolsActive(options) ? tools : null, cancel),
             MaxTokens = options?.MaxOutputTokens ?? _scheduler.ContextLength,
             Stop = options?.StopSequences?.ToArray() ?? [],
             Grammar = grammar,
@@ -123,22 +123,27 @@ public sealed class AugurChatClient : IChatClient
 
     static bool ToolsActive(ChatOptions? options) => options?.Tools is { Count: > 0 } && options.ToolMode is not NoneChatToolMode;
 
-    /// <summary>A message as turns: calls and results written Hermes-style (see <see cref="ToolCalls"/>).</summary>
+    /// <summary>A message as turns: each function result a tool turn, function calls an assistant turn's calls.</summary>
     static IEnumerable<ChatTurn> Turns(ChatMessage m)
     {
         var results = m.Contents.OfType<FunctionResultContent>().ToList();
         foreach (var r in results)
-            yield return new ChatTurn("user", ToolCalls.RenderResult(r.Result is string s ? s : System.Text.Json.JsonSerializer.Serialize(r.Result)));
+            yield return new ChatTurn("tool", r.Result switch
+            {
+                string s => s,
+                System.Text.Json.JsonElement { ValueKind: System.Text.Json.JsonValueKind.String } e => e.GetString()!, // what an AIFunction returns for a string
+                var other => System.Text.Json.JsonSerializer.Serialize(other),
+            }) { ToolCallId = r.CallId };
         var calls = m.Contents.OfType<FunctionCallContent>()
             .Select(c => new ToolCall(c.CallId, c.Name, System.Text.Json.JsonSerializer.Serialize(c.Arguments ?? new Dictionary<string, object?>()))).ToList();
-        if (calls.Count > 0) yield return new ChatTurn("assistant", (m.Text.Length > 0 ? m.Text + "\n" : "") + ToolCalls.RenderCalls(calls));
+        if (calls.Count > 0) yield return new ChatTurn("assistant", m.Text) { ToolCalls = calls };
         else if (results.Count == 0) yield return new ChatTurn(m.Role.Value, m.Text);
     }
 
-    static List<AIContent> Calls(string text, ChatOptions? options)
+    List<AIContent> Calls(string text, ChatOptions? options)
     {
         if (!ToolsActive(options)) return [];
-        var calls = ToolCalls.Parse(text, Tools(options));
+        var calls = ToolCalls.Parse(text, Tools(options), _prompt.ToolSyntax);
         if (options!.AllowMultipleToolCalls == false) calls = calls.Take(1).ToList();
         return calls.Select(c => (AIContent)new FunctionCallContent(c.Id, c.Name,
             System.Text.Json.JsonSerializer.Deserialize<Dictionary<string, object?>>(c.Arguments))).ToList();

@@ -12,12 +12,13 @@ public sealed record ToolDefinition(string Name, string? Description, JsonElemen
 public sealed record ToolCall(string Id, string Name, string Arguments);
 
 /// <summary>
-/// Tool calling in Hermes style, Augur's documented default for every model (stories260K has no template, and
-/// the shared templates differ in how they take tools): the tools are described in a system turn, a call is
-/// <c>&lt;tool_call&gt;{"name": …, "arguments": {…}}&lt;/tool_call&gt;</c>, a result goes back as a user turn in
-/// <c>&lt;tool_response&gt;</c>. <see cref="Parse"/> also reads Mistral's <c>[TOOL_CALLS][…]</c> and Llama 3.x's
-/// bare <c>{"name": …, "parameters": …}</c>. With a call required, <see cref="CallGrammar"/> makes the output
-/// exactly one (or several) valid calls whose arguments match the tool's schema.
+/// Tool calling. A model whose chat template handles tools gets them, its calls and their results through the template
+/// (<see cref="ChatPrompt"/>) and writes calls in its family's syntax (<see cref="IToolCallSyntax"/>). Every other model
+/// (stories260K has no template at all) gets Augur's documented default, Hermes style: the tools are described in a
+/// system turn, a call is <c>&lt;tool_call&gt;{"name": …, "arguments": {…}}&lt;/tool_call&gt;</c>, a result goes back
+/// as a user turn in <c>&lt;tool_response&gt;</c> (<see cref="WithDefaultToolPrompt"/>). With a call required,
+/// <see cref="CallGrammar"/> makes the output exactly one (or several) valid calls in the model's syntax whose
+/// arguments match the tool's schema.
 /// </summary>
 public static class ToolCalls
 {
@@ -28,38 +29,52 @@ public static class ToolCalls
     {
         // Short: small models have small contexts, and every tool's schema is spelled out after this.
         var sb = new StringBuilder("You may call functions. Tools: <tools>");
-        foreach (var t in tools)
-        {
-            var fn = new JsonObject { ["name"] = t.Name };
-            if (t.Description is not null) fn["description"] = t.Description;
-            fn["parameters"] = t.Parameters is { } p ? JsonNode.Parse(p.GetRawText()) : new JsonObject { ["type"] = "object" };
-            sb.Append(new JsonObject { ["type"] = "function", ["function"] = fn }.ToJsonString());
-        }
+        foreach (var t in tools) sb.Append(Definition(t).ToJsonString());
         sb.Append("</tools>\nTo call one, answer <tool_call>{\"name\": <name>, \"arguments\": <arguments object>}</tool_call>");
         return sb.ToString();
     }
 
-    /// <summary>Adds the tool description to the system turn (a new one first when there is none).</summary>
-    public static void AddToolPrompt(List<ChatTurn> turns, IReadOnlyList<ToolDefinition> tools)
+    /// <summary>A tool as OpenAI and Hugging Face templates write it: <c>{"type": "function", "function": {"name", "description", "parameters"}}</c>.</summary>
+    public static JsonObject Definition(ToolDefinition t)
     {
-        string prompt = SystemPrompt(tools);
-        if (turns.Count > 0 && turns[0].Role == "system") turns[0] = turns[0] with { Content = turns[0].Content + "\n\n" + prompt };
-        else turns.Insert(0, new ChatTurn("system", prompt));
+        var fn = new JsonObject { ["name"] = t.Name };
+        if (t.Description is not null) fn["description"] = t.Description;
+        fn["parameters"] = t.Parameters is { } p ? JsonNode.Parse(p.GetRawText()) : new JsonObject { ["type"] = "object", ["properties"] = new JsonObject() };
+        return new JsonObject { ["type"] = "function", ["function"] = fn };
     }
 
-    /// <summary>An assistant turn's calls, written the way the model is told to write them.</summary>
+    /// <summary>
+    /// The conversation as a template without tool support gets it: the tool description added to the system turn
+    /// (a new one first when there is none), each assistant turn's calls written Hermes-style after its text, each
+    /// tool result a user turn in <c>&lt;tool_response&gt;</c>.
+    /// </summary>
+    public static List<ChatTurn> WithDefaultToolPrompt(IReadOnlyList<ChatTurn> turns, IReadOnlyList<ToolDefinition>? tools)
+    {
+        var plain = turns.Select(t => t.Role == "tool" ? new ChatTurn("user", RenderResult(t.Content))
+            : t.ToolCalls is { Count: > 0 } calls ? new ChatTurn(t.Role, (t.Content.Length > 0 ? t.Content + "\n" : "") + RenderCalls(calls))
+            : t).ToList();
+        if (tools is not { Count: > 0 }) return plain;
+        string prompt = SystemPrompt(tools);
+        if (plain.Count > 0 && plain[0].Role == "system") plain[0] = plain[0] with { Content = plain[0].Content + "\n\n" + prompt };
+        else plain.Insert(0, new ChatTurn("system", prompt));
+        return plain;
+    }
+
+    /// <summary>An assistant turn's calls, written the way the default prompt tells the model to write them.</summary>
     public static string RenderCalls(IEnumerable<ToolCall> calls) => string.Join("\n", calls.Select(c =>
         $"<tool_call>\n{{\"name\": {JsonSerializer.Serialize(c.Name)}, \"arguments\": {(string.IsNullOrWhiteSpace(c.Arguments) ? "{}" : c.Arguments)}}}\n</tool_call>"));
 
     public static string RenderResult(string content) => $"<tool_response>\n{content}\n</tool_response>";
 
     /// <summary>
-    /// The grammar of one call (or up to <see cref="MaxParallel"/>) to one of <paramref name="tools"/>. Each tool's
-    /// parameter schema is placed at <c>#/$defs/tool-i</c> of one document with its local <c>$ref</c>s rebased there,
-    /// so references into its own <c>$defs</c> (or to itself, <c>#</c>) still resolve.
+    /// The grammar of one call (or up to <see cref="MaxParallel"/>) to one of <paramref name="tools"/>, written in
+    /// <paramref name="syntax"/> (Hermes when null). Each tool's parameter schema is placed at <c>#/$defs/tool-i</c> of
+    /// one document with its local <c>$ref</c>s rebased there, so references into its own <c>$defs</c> (or to itself,
+    /// <c>#</c>) still resolve.
     /// </summary>
-    public static Grammar CallGrammar(IReadOnlyList<ToolDefinition> tools, bool parallel)
+    public static Grammar CallGrammar(IReadOnlyList<ToolDefinition> tools, bool parallel, IToolCallSyntax? syntax = null)
     {
+        syntax ??= ToolCallSyntaxes.Hermes;
         if (tools.Count == 0) throw new InvalidRequestException("a tool call is required but no tools were given");
         var alternatives = new JsonArray();
         var defs = new JsonObject();
@@ -75,15 +90,13 @@ public static class ToolCalls
             alternatives.Add(new JsonObject
             {
                 ["type"] = "object",
-                ["properties"] = new JsonObject { ["name"] = new JsonObject { ["const"] = t.Name }, ["arguments"] = arguments },
-                ["required"] = new JsonArray("name", "arguments"),
+                ["properties"] = new JsonObject { ["name"] = new JsonObject { ["const"] = t.Name }, [syntax.ArgumentsKey] = arguments },
+                ["required"] = new JsonArray("name", syntax.ArgumentsKey),
                 ["additionalProperties"] = false,
             });
         }
         using var schema = JsonDocument.Parse(new JsonObject { ["$defs"] = defs, ["anyOf"] = alternatives }.ToJsonString());
-        string repeat = parallel ? $"(\"\\n\" call-block){{0,{MaxParallel - 1}}}" : "";
-        string rules = $"call-block ::= \"<tool_call>\" \"\\n\"? call \"\\n\"? \"</tool_call>\"\nroot ::= call-block {repeat}\n";
-        return Grammar.Parse(JsonSchemaGrammar.ToGbnf(schema.RootElement, "call", rules));
+        return Grammar.Parse(JsonSchemaGrammar.ToGbnf(schema.RootElement, "call", syntax.ReplyRules(parallel, MaxParallel)));
     }
 
     /// <summary>Every local <c>$ref</c> in <paramref name="node"/> (<c>#</c>, <c>#/…</c>) made relative to <paramref name="root"/>.</summary>
@@ -105,42 +118,20 @@ public static class ToolCalls
         }
     }
 
-    /// <summary>The calls in <paramref name="text"/> to known tools, or none when it holds no well-formed call.</summary>
-    public static IReadOnlyList<ToolCall> Parse(string text, IReadOnlyList<ToolDefinition> tools)
+    /// <summary>
+    /// The calls in <paramref name="text"/> to known tools, or none when it holds no well-formed call: read in the
+    /// model's own <paramref name="syntax"/> (Hermes when null) first, then in the others; ids are the model's
+    /// syntax's (the ids its template accepts when the calls come back in the conversation).
+    /// </summary>
+    public static IReadOnlyList<ToolCall> Parse(string text, IReadOnlyList<ToolDefinition> tools, IToolCallSyntax? syntax = null)
     {
-        var found = new List<(string Name, string Arguments)>();
-        string trimmed = text.Trim();
-        if (trimmed.Contains("<tool_call>", StringComparison.Ordinal))
-        {
-            foreach (var block in trimmed.Split("<tool_call>").Skip(1))
-            {
-                int end = block.IndexOf("</tool_call>", StringComparison.Ordinal);
-                if (Call(end < 0 ? block : block[..end], "arguments") is { } c) found.Add(c);
-            }
-        }
-        else if (trimmed.StartsWith("[TOOL_CALLS]", StringComparison.Ordinal))
-        {
-            if (TryParse(trimmed["[TOOL_CALLS]".Length..]) is { ValueKind: JsonValueKind.Array } calls)
-                foreach (var c in calls.EnumerateArray()) if (Call(c.GetRawText(), "arguments") is { } call) found.Add(call);
-        }
-        else if (trimmed.StartsWith('{') && (Call(trimmed, "parameters") ?? Call(trimmed, "arguments")) is { } llama)
-            found.Add(llama);
+        syntax ??= ToolCallSyntaxes.Hermes;
         var names = tools.Select(t => t.Name).ToHashSet();
-        return found.Where(c => names.Contains(c.Name))
-            .Select(c => new ToolCall("call_" + Guid.NewGuid().ToString("N")[..24], c.Name, c.Arguments)).ToList();
-    }
-
-    static (string Name, string Arguments)? Call(string json, string argumentsKey)
-    {
-        if (TryParse(json) is not { ValueKind: JsonValueKind.Object } o) return null;
-        if (!o.TryGetProperty("name", out var name) || name.ValueKind != JsonValueKind.String) return null;
-        if (!o.TryGetProperty(argumentsKey, out var args) || args.ValueKind != JsonValueKind.Object) return null;
-        return (name.GetString()!, args.GetRawText());
-    }
-
-    static JsonElement? TryParse(string json)
-    {
-        try { using var doc = JsonDocument.Parse(json); return doc.RootElement.Clone(); }
-        catch (JsonException) { return null; }
+        foreach (var s in ToolCallSyntaxes.All.Prepend(syntax).Distinct())
+        {
+            var calls = s.Read(text).Where(c => names.Contains(c.Name)).ToList();
+            if (calls.Count > 0) return calls.Select(c => new ToolCall(syntax.NewId(), c.Name, c.Arguments)).ToList();
+        }
+        return [];
     }
 }

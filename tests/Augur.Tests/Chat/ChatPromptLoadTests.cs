@@ -73,6 +73,6 @@ public sealed class ChatPromptLoadTests : IDisposable
         Assert.Contains("step budget (10,000 steps)", Assert.Throws<ChatTemplateException>(() => chat.Render([new("user", "boom")])).Message);
         using var cancel = new CancellationTokenSource();
         cancel.Cancel();
-        Assert.Throws<OperationCanceledException>(() => chat.Render([new("user", "boom")], cancel.Token));
+        Assert.Throws<OperationCanceledException>(() => chat.Render([new("user", "boom")], cancel: cancel.Token));
     }
 }
