@@ -1,6 +1,7 @@
 using Augur.Conversion;
 using System.CommandLine;
 using System.Text.Json;
+using Augur.Cache;
 using Augur.Gguf;
 using Spectre.Console;
 
@@ -22,12 +23,13 @@ static class PeerBenchmark
         var tg = new Option<int>("--tg") { Description = "tokens generated one at a time", DefaultValueFactory = _ => 128 };
         var threads = new Option<int>("--threads", "-t") { Description = "threads for each engine", DefaultValueFactory = _ => 2 };
         var reps = new Option<int>("--reps", "-r") { Description = "measured repetitions per engine and test, after two warm-up rounds", DefaultValueFactory = _ => 5 };
+        var kv = new Option<KvType>("--kv") { Description = "KV cache element type, the same in both engines (llama-bench's default is F16)", DefaultValueFactory = _ => KvType.F16 };
         var json = new Option<bool>("--json") { Description = "end with one JSON line of the results" };
         var breakdown = new Option<bool>("--breakdown") { Description = "also show where Augur's time goes (matrix groups against the rest)" };
-        var cmd = new Command("peer", "Augur vs llama.cpp: prompt processing and generation tokens/s, decode bandwidth") { model, pp, tg, threads, reps, json, breakdown };
+        var cmd = new Command("peer", "Augur vs llama.cpp: prompt processing and generation tokens/s, decode bandwidth") { model, pp, tg, threads, reps, kv, json, breakdown };
         cmd.SetAction(r =>
         {
-            var options = new Options(Resolve(r.GetValue(model)!), r.GetValue(pp), r.GetValue(tg), r.GetValue(threads), r.GetValue(reps), r.GetValue(breakdown));
+            var options = new Options(Resolve(r.GetValue(model)!), r.GetValue(pp), r.GetValue(tg), r.GetValue(threads), r.GetValue(reps), r.GetValue(kv), r.GetValue(breakdown));
             if (options.Pp < 1 || options.Tg < 1 || options.Threads < 1 || options.Reps < 1)
                 throw new InvalidRequestException("--pp, --tg, --threads and --reps must be at least 1");
             var result = Run(options);
@@ -38,19 +40,19 @@ static class PeerBenchmark
         return cmd;
     }
 
-    sealed record Options(string Model, int Pp, int Tg, int Threads, int Reps, bool Breakdown);
+    sealed record Options(string Model, int Pp, int Tg, int Threads, int Reps, KvType Kv, bool Breakdown);
 
-    sealed record Result(
-        string FileType, long Parameters, long BytesPerToken, double[] Triads,
-        double[] AugurPp, double[] PeerPp, double[] AugurTg, double[] PeerTg)
+    /// <summary>Every measured run of one engine configuration, in the order run.</summary>
+    sealed record Runs(string Name, string Configuration, double[] Pp, double[] Tg)
+    {
+        public double PpMedian => Median(Pp);
+        public double TgMedian => Median(Tg);
+    }
+
+    sealed record Result(string FileType, long Parameters, long BytesPerToken, double[] Triads, Runs Augur, Runs[] Peers)
     {
         public double TriadGBs => Median(Triads);
-        public double AugurPpMedian => Median(AugurPp);
-        public double PeerPpMedian => Median(PeerPp);
-        public double AugurTgMedian => Median(AugurTg);
-        public double PeerTgMedian => Median(PeerTg);
-        public double AugurDecodeGBs => BytesPerToken * AugurTgMedian / 1e9;
-        public double PeerDecodeGBs => BytesPerToken * PeerTgMedian / 1e9;
+        public double DecodeGBs(Runs r) => BytesPerToken * r.TgMedian / 1e9;
 
         public object ToJson(Options o) => new Dictionary<string, object>
         {
@@ -61,18 +63,25 @@ static class PeerBenchmark
             ["pp"] = o.Pp,
             ["tg"] = o.Tg,
             ["reps"] = o.Reps,
-            ["augur_pp_tok_s"] = AugurPpMedian,
-            ["augur_tg_tok_s"] = AugurTgMedian,
-            ["peer_pp_tok_s"] = PeerPpMedian,
-            ["peer_tg_tok_s"] = PeerTgMedian,
-            ["pp_ratio"] = AugurPpMedian / PeerPpMedian,
-            ["tg_ratio"] = AugurTgMedian / PeerTgMedian,
+            ["kv"] = o.Kv.ToString(),
             ["bytes_per_token"] = BytesPerToken,
-            ["triad_gb_s"] = TriadGBs,
-            ["augur_decode_gb_s"] = AugurDecodeGBs,
-            ["peer_decode_gb_s"] = PeerDecodeGBs,
-            ["augur_bandwidth_fraction"] = AugurDecodeGBs / TriadGBs,
-            ["peer_bandwidth_fraction"] = PeerDecodeGBs / TriadGBs,
+            ["triad_gb_s"] = Triads,
+            ["augur"] = EngineJson(Augur, Augur),
+            ["peers"] = Peers.Select(p => EngineJson(p, Augur)).ToArray(),
+        };
+
+        Dictionary<string, object> EngineJson(Runs r, Runs augur) => new()
+        {
+            ["name"] = r.Name,
+            ["configuration"] = r.Configuration,
+            ["pp_tok_s"] = r.Pp,
+            ["tg_tok_s"] = r.Tg,
+            ["pp_median"] = r.PpMedian,
+            ["tg_median"] = r.TgMedian,
+            ["augur_pp_ratio"] = augur.PpMedian / r.PpMedian,
+            ["augur_tg_ratio"] = augur.TgMedian / r.TgMedian,
+            ["decode_gb_s"] = DecodeGBs(r),
+            ["bandwidth_fraction"] = DecodeGBs(r) / TriadGBs,
         };
     }
 
@@ -81,11 +90,29 @@ static class PeerBenchmark
     static Result Run(Options o)
     {
         if (!File.Exists(o.Model)) throw new AssetNotFoundException(o.Model, "model file");
-        int context = Math.Max(o.Pp, o.Tg);
+        // llama-bench sizes the context to the test: n_prompt + n_gen.
+        int context = o.Pp + o.Tg;
         Console.Error.WriteLine($"loading {o.Model} in both engines...");
-        using var augur = new AugurEngine(o.Model, o.Threads, o.Pp, context);
-        using var peer = new LlamaCppEngine(o.Model, o.Threads, o.Pp, context);
+        using var augur = new AugurEngine(o.Model, o.Threads, o.Pp, context, o.Kv);
+        // Row one: llama-bench's defaults. Row two, only where `auto` left flash attention off: forced on,
+        // so the comparison never rests on the peer's slower attention.
+        var defaults = new LlamaCppEngine(o.Model, o.Threads, context, o.Kv, flashAttention: null, "llama.cpp");
+        List<LlamaCppEngine> peers = [defaults];
+        if (!defaults.FlashAttentionEnabled)
+            peers.Add(new LlamaCppEngine(o.Model, o.Threads, context, o.Kv, flashAttention: true, "llama.cpp FA on"));
         using var triad = new Triad(o.Threads);
+        try
+        {
+            return Measure(o, augur, peers, triad);
+        }
+        finally
+        {
+            foreach (var p in peers) p.Dispose();
+        }
+    }
+
+    static Result Measure(Options o, AugurEngine augur, List<LlamaCppEngine> peers, Triad triad)
+    {
         string fileType;
         long parameters;
         using (var f = GgufFile.Open(o.Model))
@@ -101,7 +128,7 @@ static class PeerBenchmark
         int[] Tokens(int n) => [augur.BosId >= 0 ? augur.BosId : random.Next(c.VocabSize), .. Enumerable.Range(1, n - 1).Select(_ => random.Next(c.VocabSize))];
         int[] ppTokens = Tokens(o.Pp), tgTokens = Tokens(o.Tg);
 
-        IBenchEngine[] engines = [augur, peer];
+        IBenchEngine[] engines = [augur, .. peers];
         var pp = engines.ToDictionary(e => e, _ => new List<double>());
         var tg = engines.ToDictionary(e => e, _ => new List<double>());
         var triads = new List<double>();
@@ -129,25 +156,33 @@ static class PeerBenchmark
             Console.Error.WriteLine($"  triad: {triads[^1]:F1} GB/s");
         }
         if (o.Breakdown) AugurBreakdown.Print(augur, ppTokens, tgTokens, Median([.. triads]), o.Reps);
+        Runs RunsOf(IBenchEngine e, string configuration) => new(e.Name, configuration, [.. pp[e]], [.. tg[e]]);
         return new Result(fileType, parameters, augur.Model.Weights.BytesPerToken, [.. triads],
-            [.. pp[augur]], [.. pp[peer]], [.. tg[augur]], [.. tg[peer]]);
+            RunsOf(augur, $"KV {o.Kv}, max batch {o.Pp}, {o.Threads} threads"),
+            [.. peers.Select(p => RunsOf(p, p.Configuration))]);
     }
 
     static void Print(Options o, Result r)
     {
         AnsiConsole.MarkupLine($"[bold]{Markup.Escape(Path.GetFileName(o.Model))}[/]: {r.FileType}, {r.Parameters / 1e6:F1}M parameters, " +
-                               $"{r.BytesPerToken / 1e6:F1} MB read per decoded token; {o.Threads} threads, median of {o.Reps} after warm-up");
-        var table = new Table().AddColumn("test")
-            .AddColumn(new TableColumn("Augur tok/s").RightAligned())
-            .AddColumn(new TableColumn("llama.cpp tok/s").RightAligned())
-            .AddColumn(new TableColumn("Augur ÷ llama.cpp").RightAligned());
+                               $"{r.BytesPerToken / 1e6:F1} MB read per decoded token; {o.Threads} threads, median (range) of {o.Reps} runs after warm-up");
+        foreach (var e in (Runs[])[r.Augur, .. r.Peers])
+            AnsiConsole.MarkupLine($"  {Markup.Escape(e.Name)}: {Markup.Escape(e.Configuration)}");
+        var table = new Table().AddColumn("engine").AddColumn("test")
+            .AddColumn(new TableColumn("tok/s").RightAligned())
+            .AddColumn(new TableColumn("every run").RightAligned())
+            .AddColumn(new TableColumn("Augur ÷ this").RightAligned());
         static string Cell(double[] v) => $"{Median(v):F1} [grey]({v.Min():F1}–{v.Max():F1})[/]";
-        table.AddRow($"pp{o.Pp}", Cell(r.AugurPp), Cell(r.PeerPp), $"{r.AugurPpMedian / r.PeerPpMedian:F2}");
-        table.AddRow($"tg{o.Tg}", Cell(r.AugurTg), Cell(r.PeerTg), $"{r.AugurTgMedian / r.PeerTgMedian:F2}");
+        static string All(double[] v) => string.Join(" ", v.Select(x => x.ToString("F1")));
+        foreach (var e in (Runs[])[r.Augur, .. r.Peers])
+        {
+            table.AddRow(Markup.Escape(e.Name), $"pp{o.Pp}", Cell(e.Pp), All(e.Pp), e == r.Augur ? "" : $"{r.Augur.PpMedian / e.PpMedian:F2}");
+            table.AddRow(Markup.Escape(e.Name), $"tg{o.Tg}", Cell(e.Tg), All(e.Tg), e == r.Augur ? "" : $"{r.Augur.TgMedian / e.TgMedian:F2}");
+        }
         AnsiConsole.Write(table);
-        AnsiConsole.MarkupLine($"decode bandwidth: Augur {r.AugurDecodeGBs:F1} GB/s ({r.AugurDecodeGBs / r.TriadGBs:P0} of triad), " +
-                               $"llama.cpp {r.PeerDecodeGBs:F1} GB/s ({r.PeerDecodeGBs / r.TriadGBs:P0}); " +
-                               $"triad {r.TriadGBs:F1} GB/s [grey]({r.Triads.Min():F1}–{r.Triads.Max():F1})[/], {o.Threads} threads, sampled each repetition");
+        AnsiConsole.MarkupLine("decode bandwidth: " + string.Join(", ", ((Runs[])[r.Augur, .. r.Peers]).Select(e =>
+                                   $"{Markup.Escape(e.Name)} {r.DecodeGBs(e):F1} GB/s ({r.DecodeGBs(e) / r.TriadGBs:P0} of triad)")) +
+                               $"; triad {r.TriadGBs:F1} GB/s [grey]({r.Triads.Min():F1}–{r.Triads.Max():F1})[/], {o.Threads} threads, sampled each repetition");
     }
 
     static double Median(double[] v)

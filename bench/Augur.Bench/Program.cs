@@ -10,6 +10,7 @@ var root = new RootCommand("Augur benchmarks")
     BatchBenchmark.Create(),
     ServeThroughputBenchmark.Create(),
     TokenizeBenchmark.Create(),
+    GrammarBenchmark.Create(),
 };
 try
 {

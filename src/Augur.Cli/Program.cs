@@ -12,6 +12,7 @@ var root = new RootCommand("augur: run large language models in pure .NET")
     SynthCommand.Create(),
     QuantizeCommand.Create(),
     ServeCommand.Create(),
+    NodeCommand.Create(),
     PerplexityCommand.Create(),
 };
 try

@@ -10,6 +10,7 @@ using Microsoft.AspNetCore.Hosting;
 using Microsoft.AspNetCore.Hosting.Server;
 using Microsoft.AspNetCore.Hosting.Server.Features;
 using Microsoft.AspNetCore.Http;
+using Microsoft.AspNetCore.Routing;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Logging;
 
@@ -24,7 +25,7 @@ public sealed class AugurServer : IAsyncDisposable
 {
     readonly WebApplication _app;
     readonly LoadedModel _model;
-    readonly BatchScheduler _scheduler;
+    readonly IRequestScheduler _scheduler;
 
     public string ModelId { get; }
 
@@ -32,14 +33,15 @@ public sealed class AugurServer : IAsyncDisposable
     /// completions, and chat requests get an error or, with <see cref="ServerOptions.DefaultTemplateOnFailure"/>, ChatML.</summary>
     public string? ChatProblem { get; }
 
-    AugurServer(ServerOptions options, LoadedModel model)
+    AugurServer(ServerOptions options, LoadedModel model, IServingBackend? backend)
     {
         _model = model;
         ModelId = options.Alias ?? Path.GetFileNameWithoutExtension(options.ModelPath);
         var chat = ChatPrompt.ForModel(model, options.TemplateLimits, options.DefaultTemplateOnFailure);
         ChatProblem = chat.LoadProblem;
         int context = ContextWindow.Resolve(model.Model.Config, options.ContextLength, options.AllowLongContext);
-        _scheduler = new BatchScheduler(model.Model, model.Tokenizer, options.Parallel, context, options.MaxWaiting, options.KvType);
+        _scheduler = backend?.CreateScheduler(model, context)
+            ?? new BatchScheduler(model.Model, model.Tokenizer, options.Parallel, context, options.MaxWaiting, options.KvType);
 
         var builder = WebApplication.CreateSlimBuilder(new WebApplicationOptions { ContentRootPath = AppContext.BaseDirectory });
         builder.Logging.SetMinimumLevel(LogLevel.Warning);
@@ -65,12 +67,14 @@ public sealed class AugurServer : IAsyncDisposable
         _app.MapGet("/v1/models/{id}", (string id) => id == ModelId ? Results.Json(modelEntry)
             : throw new ApiException(StatusCodes.Status404NotFound, $"The model '{SafeText.Quote(id)}' does not exist", "model", "model_not_found"));
         _app.MapGet("/health", () => Results.Json(new { status = "ok" }));
+        backend?.MapRoutes(_app);
         _app.MapFallback((HttpContext http) =>
             throw new ApiException(StatusCodes.Status404NotFound, $"Unknown request URL: {SafeText.Quote(http.Request.Method)} {SafeText.Quote(http.Request.Path.ToString(), 200)}", code: "unknown_url"));
     }
 
-    /// <summary>Loads the model and prepares the server; <see cref="StartAsync"/> starts listening.</summary>
-    public static AugurServer Create(ServerOptions options)
+    /// <summary>Loads the model and prepares the server; <see cref="StartAsync"/> starts listening. Without a
+    /// <paramref name="backend"/> the model runs here, in one <see cref="BatchScheduler"/>.</summary>
+    public static AugurServer Create(ServerOptions options, IServingBackend? backend = null)
     {
         if (options.Parallel < 1) throw new InvalidRequestException($"--parallel must be ≥ 1 (got {options.Parallel})");
         if (options.Port is < 0 or > 65535) throw new InvalidRequestException($"--port must be in [0, 65535] (got {options.Port})");
@@ -84,7 +88,7 @@ public sealed class AugurServer : IAsyncDisposable
         var model = LoadedModel.Open(options.ModelPath, options.TokenizerPath);
         try
         {
-            return new AugurServer(options, model);
+            return new AugurServer(options, model, backend);
         }
         catch
         {
@@ -151,4 +155,14 @@ public sealed class AugurServer : IAsyncDisposable
                 code: "invalid_api_key");
         };
     }
+}
+
+/// <summary>Where a server's requests run when not in its own <see cref="BatchScheduler"/> (the cluster gateway),
+/// and the routes that come with it.</summary>
+public interface IServingBackend
+{
+    /// <summary>The scheduler requests go to; <paramref name="model"/> is loaded here for its tokenizer and template.</summary>
+    IRequestScheduler CreateScheduler(LoadedModel model, int contextLength);
+    /// <summary>Routes beyond the OpenAI API (e.g. GET /cluster).</summary>
+    void MapRoutes(IEndpointRouteBuilder routes);
 }

@@ -10,9 +10,9 @@ namespace Augur.Server;
 
 /// <summary>
 /// POST /v1/chat/completions and /v1/completions: parse, tokenize (chat through the model's template), hand the
-/// request to the <see cref="BatchScheduler"/>, then answer in OpenAI's shape, whole or as server-sent events.
+/// request to the <see cref="IRequestScheduler"/> (one machine's batch scheduler or a cluster gateway), then answer in OpenAI's shape, whole or as server-sent events.
 /// </summary>
-sealed class Completions(BatchScheduler scheduler, ChatPrompt chat, string modelId, int maxFieldChars)
+sealed class Completions(IRequestScheduler scheduler, ChatPrompt chat, string modelId, int maxFieldChars)
 {
     readonly ITokenizer _tokenizer = scheduler.Tokenizer;
 

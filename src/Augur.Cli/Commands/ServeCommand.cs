@@ -19,10 +19,12 @@ static class ServeCommand
         var template = new TemplateArguments();
         var kvType = new Option<string>("--kv-type") { Description = "KV cache element type: f32 or f16 (half the memory)", DefaultValueFactory = _ => "f32" };
         var alias = new Option<string?>("--alias") { Description = "model id in the API (default: the file name without extension)" };
+        var cluster = new Option<string?>("--cluster") { Description = "local:N — serve through a gateway over N worker processes on loopback (Orleans; see docs/cluster.md)" };
+        var placement = new Option<string>("--placement") { Description = $"with --cluster: how requests are placed on nodes ({string.Join(", ", Augur.Cluster.PlacementPolicies.Names)})", DefaultValueFactory = _ => "cache-aware" };
 
         var cmd = new Command("serve", "serve the model over an OpenAI-compatible HTTP API (/v1/chat/completions, /v1/completions, /v1/models, /health)")
         {
-            host, port, apiKey, parallel, ctx, allowLong, kvType, alias, allowedHosts, cors,
+            host, port, apiKey, parallel, ctx, allowLong, kvType, alias, allowedHosts, cors, cluster, placement,
         };
         model.AddTo(cmd);
         template.AddTo(cmd);
@@ -45,6 +47,8 @@ static class ServeCommand
                 TemplateLimits = template.Limits(r),
                 DefaultTemplateOnFailure = template.DefaultOnFailure(r),
             };
+            if (r.GetValue(cluster) is { } spec)
+                return LocalCluster.Serve(options, LocalCluster.Workers(spec), Augur.Cluster.PlacementPolicies.Create(r.GetValue(placement)!)).GetAwaiter().GetResult();
             return Serve(options).GetAwaiter().GetResult();
         }));
         return cmd;
@@ -56,10 +60,16 @@ static class ServeCommand
     static async Task<int> Serve(ServerOptions options)
     {
         await using var server = AugurServer.Create(options);
+        return await Run(server, options, $"{options.Parallel} parallel");
+    }
+
+    /// <summary>Starts a created server, says where it listens, waits for Ctrl+C.</summary>
+    internal static async Task<int> Run(AugurServer server, ServerOptions options, string how)
+    {
         if (server.ChatProblem is { } problem)
             Console.Error.WriteLine($"augur: warning: {SafeText.Line(problem)}{(options.DefaultTemplateOnFailure ? "" : "; chat requests are refused, /v1/completions is served (--default-template uses ChatML)")}");
         await server.StartAsync();
-        Console.Error.WriteLine($"augur: serving '{server.ModelId}' on {server.Address} ({options.Parallel} parallel{(options.ApiKey is null ? "" : ", API key required")}); Ctrl+C stops");
+        Console.Error.WriteLine($"augur: serving '{server.ModelId}' on {server.Address} ({how}{(options.ApiKey is null ? "" : ", API key required")}); Ctrl+C stops");
         await server.WaitForShutdownAsync();
         return 0;
     }

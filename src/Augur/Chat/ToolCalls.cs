@@ -53,27 +53,56 @@ public static class ToolCalls
 
     public static string RenderResult(string content) => $"<tool_response>\n{content}\n</tool_response>";
 
-    /// <summary>The grammar of one call (or up to <see cref="MaxParallel"/>) to one of <paramref name="tools"/>.</summary>
+    /// <summary>
+    /// The grammar of one call (or up to <see cref="MaxParallel"/>) to one of <paramref name="tools"/>. Each tool's
+    /// parameter schema is placed at <c>#/$defs/tool-i</c> of one document with its local <c>$ref</c>s rebased there,
+    /// so references into its own <c>$defs</c> (or to itself, <c>#</c>) still resolve.
+    /// </summary>
     public static Grammar CallGrammar(IReadOnlyList<ToolDefinition> tools, bool parallel)
     {
         if (tools.Count == 0) throw new InvalidRequestException("a tool call is required but no tools were given");
         var alternatives = new JsonArray();
-        foreach (var t in tools)
+        var defs = new JsonObject();
+        for (int i = 0; i < tools.Count; i++)
+        {
+            var t = tools[i];
+            JsonNode arguments = new JsonObject { ["type"] = "object" };
+            if (t.Parameters is { } p)
+            {
+                defs[$"tool-{i}"] = Rebase(JsonNode.Parse(p.GetRawText()), $"#/$defs/tool-{i}");
+                arguments = new JsonObject { ["$ref"] = $"#/$defs/tool-{i}" };
+            }
             alternatives.Add(new JsonObject
             {
                 ["type"] = "object",
-                ["properties"] = new JsonObject
-                {
-                    ["name"] = new JsonObject { ["const"] = t.Name },
-                    ["arguments"] = t.Parameters is { } p ? JsonNode.Parse(p.GetRawText()) : new JsonObject { ["type"] = "object" },
-                },
+                ["properties"] = new JsonObject { ["name"] = new JsonObject { ["const"] = t.Name }, ["arguments"] = arguments },
                 ["required"] = new JsonArray("name", "arguments"),
                 ["additionalProperties"] = false,
             });
-        using var schema = JsonDocument.Parse(new JsonObject { ["anyOf"] = alternatives }.ToJsonString());
+        }
+        using var schema = JsonDocument.Parse(new JsonObject { ["$defs"] = defs, ["anyOf"] = alternatives }.ToJsonString());
         string repeat = parallel ? $"(\"\\n\" call-block){{0,{MaxParallel - 1}}}" : "";
         string rules = $"call-block ::= \"<tool_call>\" \"\\n\"? call \"\\n\"? \"</tool_call>\"\nroot ::= call-block {repeat}\n";
         return Grammar.Parse(JsonSchemaGrammar.ToGbnf(schema.RootElement, "call", rules));
+    }
+
+    /// <summary>Every local <c>$ref</c> in <paramref name="node"/> (<c>#</c>, <c>#/…</c>) made relative to <paramref name="root"/>.</summary>
+    static JsonNode? Rebase(JsonNode? node, string root)
+    {
+        switch (node)
+        {
+            case JsonObject o:
+                foreach (var (key, value) in o.ToList())
+                    o[key] = key == "$ref" && value is JsonValue v && v.TryGetValue(out string? r) && (r == "#" || r.StartsWith("#/", StringComparison.Ordinal))
+                        ? root + r[1..]
+                        : Rebase(value?.DeepClone(), root);
+                return o;
+            case JsonArray a:
+                for (int i = 0; i < a.Count; i++) a[i] = Rebase(a[i]?.DeepClone(), root);
+                return a;
+            default:
+                return node;
+        }
     }
 
     /// <summary>The calls in <paramref name="text"/> to known tools, or none when it holds no well-formed call.</summary>

@@ -21,7 +21,7 @@ public readonly record struct ScheduledToken(TokenEvent Event, TokenLogprob[] To
 /// <summary>A submitted request: its prompt ids, its tokens as they come, and its outcome when it ends.</summary>
 public sealed class ScheduledRequest
 {
-    internal ScheduledRequest(int[] promptIds, ChannelReader<ScheduledToken> tokens, Task<GenerationResult> completion) =>
+    public ScheduledRequest(int[] promptIds, ChannelReader<ScheduledToken> tokens, Task<GenerationResult> completion) =>
         (PromptIds, Tokens, Completion) = (promptIds, tokens, completion);
 
     public int[] PromptIds { get; }
@@ -45,7 +45,7 @@ public sealed class SchedulerBusyException(string message) : AugurException(mess
 /// its draft tree rides in the same batch after its last token, and its <see cref="Verifier"/> accepts the longest
 /// matching path and compacts its cache row — output identical to decoding it alone without speculation.
 /// </summary>
-public sealed class BatchScheduler : IDisposable
+public sealed class BatchScheduler : IRequestScheduler
 {
     readonly ITransformer _model;
     readonly ITokenizer _tokenizer;

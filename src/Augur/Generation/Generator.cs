@@ -147,7 +147,7 @@ public sealed class Generator
 /// Holds back text that might be the start of a stop string, so a stop string is never streamed out,
 /// and cuts the text where one appears.
 /// </summary>
-sealed class StopMatcher(IReadOnlyList<string> stops)
+public sealed class StopMatcher(IReadOnlyList<string> stops)
 {
     string _pending = "";
 

@@ -6,11 +6,14 @@ namespace Augur.Grammars;
 /// One pushdown stack, as an immutable linked list: <see cref="Pos"/> is the element to match next (always a
 /// byte set once expanded), <see cref="Parent"/> the rest. Frames are interned by <see cref="Automaton"/>, so two
 /// stacks are equal exactly when they are the same object, and a state (a set of stacks) has a cheap key.
+/// A frame at a repeat element carries <see cref="Count"/>, the iterations done (or one of the abstract counts
+/// <see cref="Automaton.FarOpen"/> / <see cref="Automaton.FarClosed"/> that token tables use); other frames 0.
 /// </summary>
-sealed class Frame(int pos, Frame? parent, int id)
+sealed class Frame(int pos, Frame? parent, int count, int id)
 {
     public readonly int Pos = pos;
     public readonly Frame? Parent = parent;
+    public readonly int Count = count;
     public readonly int Id = id;
 }
 
@@ -21,20 +24,30 @@ sealed class Frame(int pos, Frame? parent, int id)
 /// a tail call — nothing is pushed — so right recursion (every repetition) keeps the stack flat.
 /// <see cref="Bottom"/> stands for "an unknown caller": reaching it means the frame it closes has completed,
 /// which is how per-position token tables are computed without the context (see <see cref="TokenTables"/>).
+/// A counted repeat <c>x{m,n}</c> keeps one frame below each iteration, at the repeat element with the count so
+/// far: when the iteration completes, the frame offers another (while count &lt; n) and the way out (once
+/// count ≥ m). The stack stays flat, and the grammar has one context for every count.
 /// </summary>
 sealed class Automaton(Grammar grammar)
 {
-    readonly Dictionary<(int Pos, Frame? Parent), Frame> _frames = new(new FrameKeyComparer());
+    readonly Dictionary<(int Pos, Frame? Parent, int Count), Frame> _frames = new(new FrameKeyComparer());
     public Grammar Grammar { get; } = grammar;
-    public readonly Frame Bottom = new(-1, null, -1);
+    public readonly Frame Bottom = new(-1, null, 0, -1);
     int _nextId;
+    /// <summary>Repeat frames being expanded: an iteration that matches nothing leads back to its own frame.</summary>
+    readonly HashSet<Frame> _expanding = new(ReferenceEqualityComparer.Instance);
+
+    /// <summary>A repeat count standing for "far from both bounds": another iteration and the way out are both open.</summary>
+    public const int FarOpen = -1;
+    /// <summary>A repeat count standing for "far below the minimum, far from the maximum": only another iteration is open.</summary>
+    public const int FarClosed = -2;
 
     /// <summary>Interned frames so far; a bound on memory, checked by the matcher.</summary>
     public int FrameCount => _frames.Count;
 
-    public Frame Intern(int pos, Frame? parent)
+    public Frame Intern(int pos, Frame? parent, int count = 0)
     {
-        if (!_frames.TryGetValue((pos, parent), out var f)) _frames[(pos, parent)] = f = new Frame(pos, parent, _nextId++);
+        if (!_frames.TryGetValue((pos, parent, count), out var f)) _frames[(pos, parent, count)] = f = new Frame(pos, parent, count, _nextId++);
         return f;
     }
 
@@ -59,6 +72,9 @@ sealed class Automaton(Grammar grammar)
                 case ElementKind.End:
                     stack = stack.Parent;
                     continue;
+                case ElementKind.Repeat:
+                    ExpandRepeat(stack, Grammar.Repeats[e.Value], into);
+                    return;
                 default:
                     var rest = Grammar.Elements[stack.Pos + 1].Kind == ElementKind.End ? stack.Parent : Intern(stack.Pos + 1, stack.Parent);
                     var alts = Grammar.Alternatives[e.Value];
@@ -67,6 +83,23 @@ sealed class Automaton(Grammar grammar)
                     continue;
             }
         }
+    }
+
+    void ExpandRepeat(Frame stack, Repeat repeat, List<Frame?> into)
+    {
+        if (!_expanding.Add(stack)) return;
+        int count = stack.Count;
+        bool far = count < 0;
+        if (far || repeat.Max < 0 || count < repeat.Max)
+        {
+            // Unbounded: the count only matters up to the minimum, so it stops there (and the frame repeats itself).
+            int next = far ? count : repeat.Max < 0 ? Math.Min(count + 1, repeat.Min) : count + 1;
+            var back = Intern(stack.Pos, stack.Parent, next);
+            foreach (int alt in Grammar.Alternatives[repeat.Rule]) Expand(Intern(alt, back), into);
+        }
+        if (count == FarOpen || (!far && count >= repeat.Min))
+            Expand(Grammar.Elements[stack.Pos + 1].Kind == ElementKind.End ? stack.Parent : Intern(stack.Pos + 1, stack.Parent), into);
+        _expanding.Remove(stack);
     }
 
     static void AddUnique(List<Frame?> into, Frame? stack)
@@ -101,9 +134,10 @@ sealed class Automaton(Grammar grammar)
         return true;
     }
 
-    sealed class FrameKeyComparer : IEqualityComparer<(int Pos, Frame? Parent)>
+    sealed class FrameKeyComparer : IEqualityComparer<(int Pos, Frame? Parent, int Count)>
     {
-        public bool Equals((int Pos, Frame? Parent) x, (int Pos, Frame? Parent) y) => x.Pos == y.Pos && ReferenceEquals(x.Parent, y.Parent);
-        public int GetHashCode((int Pos, Frame? Parent) k) => HashCode.Combine(k.Pos, RuntimeHelpers.GetHashCode(k.Parent));
+        public bool Equals((int Pos, Frame? Parent, int Count) x, (int Pos, Frame? Parent, int Count) y) =>
+            x.Pos == y.Pos && x.Count == y.Count && ReferenceEquals(x.Parent, y.Parent);
+        public int GetHashCode((int Pos, Frame? Parent, int Count) k) => HashCode.Combine(k.Pos, k.Count, RuntimeHelpers.GetHashCode(k.Parent));
     }
 }

@@ -5,8 +5,10 @@ namespace Augur.Grammars;
 /// <summary>
 /// llama.cpp's GBNF: <c>name ::= alternatives</c> rules, <c>"literals"</c>, <c>[a-z]</c> / <c>[^…]</c> classes,
 /// <c>.</c>, groups, <c>* + ?</c> and <c>{m}</c> <c>{m,}</c> <c>{m,n}</c>, <c>#</c> comments; a rule ends at a newline
-/// unless inside parentheses or after <c>|</c>. Repetitions become helper rules (right recursion, which the
-/// automaton runs as a tail call so the stack stays flat). Start rule: <c>root</c>.
+/// unless inside parentheses or after <c>|</c>. <c>* + ?</c> become helper rules (right recursion, which the
+/// automaton runs as a tail call so the stack stays flat); a counted <c>{m,n}</c> becomes one repeat element whose
+/// count the automaton carries (<see cref="Repeat"/>), so a long bound is one grammar context, not n copies.
+/// Start rule: <c>root</c>.
 /// </summary>
 sealed class GbnfParser
 {
@@ -18,8 +20,9 @@ sealed class GbnfParser
     readonly List<ByteSet> _sets = [];
     readonly Dictionary<ByteSet, int> _setIds = [];
     readonly HashSet<int> _referenced = [];
+    readonly List<Repeat> _repeats = [];
 
-    readonly record struct Item(bool IsRule, int Value);
+    readonly record struct Item(ElementKind Kind, int Value);
 
     GbnfParser(string text) => _text = text;
 
@@ -56,7 +59,7 @@ sealed class GbnfParser
     Item Set(ByteSet set)
     {
         if (!_setIds.TryGetValue(set, out int id)) { _setIds[set] = id = _sets.Count; _sets.Add(set); }
-        return new Item(false, id);
+        return new Item(ElementKind.Bytes, id);
     }
 
     bool End => _pos >= _text.Length;
@@ -150,7 +153,7 @@ sealed class GbnfParser
                 last = items.Count;
                 int id = Id(name);
                 _referenced.Add(id);
-                items.Add(new Item(true, id));
+                items.Add(new Item(ElementKind.Rule, id));
             }
             else if (c == '(')
             {
@@ -160,16 +163,16 @@ sealed class GbnfParser
                 if (End || Peek != ')') throw Error($"expected ')' in rule '{rule}'");
                 _pos++;
                 last = items.Count;
-                items.Add(new Item(true, NewRule(rule, alts)));
+                items.Add(new Item(ElementKind.Rule, NewRule(rule, alts)));
             }
             else if (c is '*' or '+' or '?' or '{')
             {
                 if (last < 0) throw Error($"'{c}' has nothing to repeat in rule '{rule}'");
                 _pos++;
-                var (min, max) = c switch { '*' => (0, -1), '+' => (1, -1), '?' => (0, 1), _ => ParseBounds(rule) };
                 var symbol = items.GetRange(last, items.Count - last);
                 items.RemoveRange(last, items.Count - last);
-                Repeat(rule, symbol, min, max, items);
+                if (c == '{') Counted(rule, symbol, ParseBounds(rule), items);
+                else Star(rule, symbol, c, items);
                 last = -1;
             }
             else break;
@@ -203,25 +206,22 @@ sealed class GbnfParser
         return (min, max);
     }
 
-    /// <summary>symbol{min,max}: min copies, then a right-recursive star (max = −1) or nested optionals.</summary>
-    void Repeat(string rule, List<Item> symbol, int min, int max, List<Item> into)
+    /// <summary>symbol* / symbol+ / symbol?: a right-recursive helper rule (one copy before it for +).</summary>
+    void Star(string rule, List<Item> symbol, char op, List<Item> into)
     {
-        for (int i = 0; i < min; i++) into.AddRange(symbol);
-        if (max < 0)
-        {
-            int star = Id($"{rule}-{_names.Count}");
-            _rules[star] = [[.. symbol, new Item(true, star)], []];
-            into.Add(new Item(true, star));
-            return;
-        }
-        int? inner = null;
-        for (int i = min; i < max; i++)
-        {
-            List<Item> seq = [.. symbol];
-            if (inner is int r) seq.Add(new Item(true, r));
-            inner = NewRule(rule, [seq, []]);
-        }
-        if (inner is int outer) into.Add(new Item(true, outer));
+        if (op == '+') into.AddRange(symbol);
+        int helper = Id($"{rule}-{_names.Count}");
+        _rules[helper] = op == '?' ? [[.. symbol], []] : [[.. symbol, new Item(ElementKind.Rule, helper)], []];
+        into.Add(new Item(ElementKind.Rule, helper));
+    }
+
+    /// <summary>symbol{min,max} (max −1: unbounded): one repeat element over the symbol as a rule.</summary>
+    void Counted(string rule, List<Item> symbol, (int Min, int Max) bounds, List<Item> into)
+    {
+        if (bounds.Max == 0) return;
+        int body = symbol is [{ Kind: ElementKind.Rule } only] ? only.Value : NewRule(rule, [symbol]);
+        _repeats.Add(new Repeat(body, bounds.Min, bounds.Max));
+        into.Add(new Item(ElementKind.Repeat, _repeats.Count - 1));
     }
 
     int ParseChar()
@@ -300,7 +300,7 @@ sealed class GbnfParser
         }
         if (alts.Count == 0) return Set(single);
         if (!single.Equals(default)) alts.Insert(0, [Set(single)]);
-        return new Item(true, NewRule(rule, alts));
+        return new Item(ElementKind.Rule, NewRule(rule, alts));
     }
 
     Grammar Build()
@@ -317,10 +317,10 @@ sealed class GbnfParser
             for (int a = 0; a < alts.Count; a++)
             {
                 alternatives[r][a] = elements.Count;
-                foreach (var item in alts[a]) elements.Add(new Element(item.IsRule ? ElementKind.Rule : ElementKind.Bytes, item.Value));
+                foreach (var item in alts[a]) elements.Add(new Element(item.Kind, item.Value));
                 elements.Add(new Element(ElementKind.End, 0));
             }
         }
-        return new Grammar([.. elements], alternatives, [.. _sets], [.. _names], _text);
+        return new Grammar([.. elements], alternatives, [.. _sets], [.. _repeats], [.. _names], _text);
     }
 }

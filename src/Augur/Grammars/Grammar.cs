@@ -6,7 +6,7 @@ namespace Augur.Grammars;
 /// <summary>
 /// A context-free grammar over bytes, compiled flat the way llama.cpp's grammar is: every rule is a list of
 /// alternatives, every alternative a run of elements in <see cref="Elements"/> closed by an <see cref="ElementKind.End"/>.
-/// An element is a byte set (one input byte) or a reference to a rule. Characters outside ASCII are already
+/// An element is a byte set (one input byte), a reference to a rule, or a counted repeat of a rule. Characters outside ASCII are already
 /// spelled as their UTF-8 byte sequences, so the automaton never needs to decode text and a token that ends
 /// inside a character is checked like any other. Built by <see cref="GbnfParser"/>; rule 0 is <c>root</c>.
 /// </summary>
@@ -16,17 +16,26 @@ public sealed class Grammar
     /// <summary>Start positions (into <see cref="Elements"/>) of each rule's alternatives.</summary>
     internal int[][] Alternatives { get; }
     internal ByteSet[] Sets { get; }
+    /// <summary>The counted repetitions, indexed by a <see cref="ElementKind.Repeat"/> element's value.</summary>
+    internal Repeat[] Repeats { get; }
+    /// <summary>Per rule, the fewest bytes a sentence of it has (0: it can match nothing).</summary>
+    internal int[] MinBytes { get; }
     public IReadOnlyList<string> RuleNames { get; }
     /// <summary>The GBNF text this grammar was parsed from (for errors, logs and cache keys).</summary>
     public string Source { get; }
 
-    internal Grammar(Element[] elements, int[][] alternatives, ByteSet[] sets, string[] names, string source)
+    internal Grammar(Element[] elements, int[][] alternatives, ByteSet[] sets, Repeat[] repeats, string[] names, string source)
     {
         Elements = elements;
         Alternatives = alternatives;
         Sets = sets;
         RuleNames = names;
         Source = source;
+        Repeats = repeats;
+        MinBytes = ShortestSentences();
+        // x{m,n} of an x that can be empty is x{0,n} (empty copies make up any shortfall): with a minimum of 0
+        // the automaton never needs to count empty iterations.
+        Repeats = [.. repeats.Select(r => MinBytes[r.Rule] == 0 ? r with { Min = 0 } : r)];
         RejectLeftRecursion();
     }
 
@@ -69,22 +78,16 @@ public sealed class Grammar
     void RejectLeftRecursion()
     {
         int n = Alternatives.Length;
-        var nullable = new bool[n];
-        for (bool changed = true; changed;)
-        {
-            changed = false;
-            for (int r = 0; r < n; r++)
-                if (!nullable[r] && Alternatives[r].Any(a => AltNullable(a, nullable))) { nullable[r] = changed = true; }
-        }
         var firsts = new List<int>[n];
         for (int r = 0; r < n; r++)
         {
             firsts[r] = [];
             foreach (int start in Alternatives[r])
-                for (int p = start; Elements[p].Kind == ElementKind.Rule; p++)
+                for (int p = start; Elements[p].Kind is ElementKind.Rule or ElementKind.Repeat; p++)
                 {
-                    firsts[r].Add(Elements[p].Value);
-                    if (!nullable[Elements[p].Value]) break;
+                    int rule = RuleOf(Elements[p]);
+                    firsts[r].Add(rule);
+                    if (ElementMinBytes(Elements[p], MinBytes) > 0) break;
                 }
         }
         var state = new byte[n]; // 0 unseen, 1 on the path, 2 done
@@ -101,20 +104,42 @@ public sealed class Grammar
         for (int r = 0; r < n; r++) if (state[r] == 0) Visit(r);
     }
 
-    bool AltNullable(int start, bool[] nullable)
+    int RuleOf(Element e) => e.Kind == ElementKind.Repeat ? Repeats[e.Value].Rule : e.Value;
+
+    /// <summary>The fewest bytes each rule can match: a fixed point from "unreachable", capped (only small values matter).</summary>
+    int[] ShortestSentences()
     {
-        for (int p = start; ; p++)
+        var min = Enumerable.Repeat(Cap, Alternatives.Length).ToArray();
+        for (bool changed = true; changed;)
         {
-            var e = Elements[p];
-            if (e.Kind == ElementKind.End) return true;
-            if (e.Kind == ElementKind.Bytes || !nullable[e.Value]) return false;
+            changed = false;
+            for (int r = 0; r < min.Length; r++)
+                foreach (int start in Alternatives[r])
+                {
+                    long sum = 0;
+                    for (int p = start; Elements[p].Kind != ElementKind.End; p++) sum += ElementMinBytes(Elements[p], min);
+                    if (sum < min[r]) { min[r] = (int)sum; changed = true; }
+                }
         }
+        return min;
     }
+
+    const int Cap = 1 << 20;
+
+    long ElementMinBytes(Element e, int[] min) => e.Kind switch
+    {
+        ElementKind.Bytes => 1,
+        ElementKind.Rule => min[e.Value],
+        _ => Math.Min(Cap, (long)Repeats[e.Value].Min * min[Repeats[e.Value].Rule]),
+    };
 }
 
-enum ElementKind : byte { Bytes, Rule, End }
+enum ElementKind : byte { Bytes, Rule, Repeat, End }
 
-/// <summary>One grammar element: a byte set (Value indexes <see cref="Grammar.Sets"/>), a rule reference, or the end of an alternative.</summary>
+/// <summary><c>Rule{Min,Max}</c>; Max −1 is unbounded. The automaton keeps the count in the frame.</summary>
+readonly record struct Repeat(int Rule, int Min, int Max);
+
+/// <summary>One grammar element: a byte set (Value indexes <see cref="Grammar.Sets"/>), a rule reference, a counted repeat (Value indexes <see cref="Grammar.Repeats"/>), or the end of an alternative.</summary>
 readonly record struct Element(ElementKind Kind, int Value);
 
 /// <summary>A set of byte values, 256 bits.</summary>

@@ -107,8 +107,9 @@ public sealed class GrammarSampler : ISampler
         foreach (var s in _state)
         {
             if (s is null) continue;
-            var table = _tables.For(s);
+            var (table, margin) = _tables.For(s);
             var acc = table.Accepted;
+            if (margin < _tables.Trie.MaxLength) acc = WithLongTokensChecked(s, acc, margin);
             for (int w = 0; w < mask.Length; w++) mask[w] |= acc[w];
             foreach (int t in table.Uncertain)
             {
@@ -118,6 +119,26 @@ public sealed class GrammarSampler : ISampler
         }
         _masks[key] = mask;
         return mask;
+    }
+
+    ulong[]? _own;
+
+    /// <summary>
+    /// <paramref name="accepted"/> with every token longer than <paramref name="margin"/> bytes decided on the real
+    /// stack instead: the table stood for a repeat count far from its bounds, which only those tokens can reach.
+    /// </summary>
+    ulong[] WithLongTokensChecked(Frame stack, ulong[] accepted, int margin)
+    {
+        var own = _own ??= new ulong[_tables.Words];
+        accepted.CopyTo(own, 0);
+        var bytes = _tables.Trie.Bytes;
+        foreach (int t in _tables.Trie.LongestFirst)
+        {
+            if (bytes[t].Length <= margin) break;
+            ulong bit = 1UL << (t & 63);
+            own[t >> 6] = _automaton.Accepts(stack, bytes[t], _a, _b) ? own[t >> 6] | bit : own[t >> 6] & ~bit;
+        }
+        return own;
     }
 
     sealed class IdsComparer : IEqualityComparer<int[]>

@@ -13,6 +13,14 @@ sealed class TokenTrie
     public readonly byte[][] Bytes;
     public readonly int[] Order;
     public readonly int MaxLength;
+    /// <summary>Token ids, longest first (for the run-time checks of tokens longer than a table's margin).</summary>
+    public readonly int[] LongestFirst;
+    /// <summary>
+    /// At most <see cref="LongTokens"/> tokens are longer than this: a repeat whose bound is further away than
+    /// this many bytes shares one table for all such counts, and only those few tokens are checked at run time.
+    /// </summary>
+    public readonly int NearLength;
+    const int LongTokens = 1024;
 
     static readonly ConditionalWeakTable<ITokenizer, TokenTrie> Tries = new();
 
@@ -28,6 +36,8 @@ sealed class TokenTrie
         var bytes = Bytes;
         Array.Sort(Order, (a, b) => bytes[a].AsSpan().SequenceCompareTo(bytes[b]));
         MaxLength = Order.Length == 0 ? 0 : Order.Max(t => Bytes[t].Length);
+        LongestFirst = [.. Order.OrderByDescending(t => bytes[t].Length)];
+        NearLength = LongestFirst.Length > LongTokens ? Bytes[LongestFirst[LongTokens]].Length : 0;
     }
 }
 
@@ -38,6 +48,11 @@ sealed class TokenTrie
 /// frames (context-dependent: checked against the real stack at run time). Tables are computed on first use
 /// by walking the token trie once with the known frames over a <see cref="Automaton.Bottom"/>, and cached for
 /// the life of the grammar, so every later request with the same grammar and tokenizer reuses them.
+/// A frame at a counted repeat is keyed by its count only near a bound (closer than
+/// <see cref="TokenTrie.NearLength"/> bytes, given the fewest bytes an iteration takes); further away it is keyed
+/// as <see cref="Automaton.FarOpen"/> or <see cref="Automaton.FarClosed"/>, whose table is right for every token no
+/// longer than the distance (its margin): a token of ℓ bytes completes at most 1 + (ℓ − 1) / minimum iterations.
+/// So <c>char{0,200}</c> has a handful of tables instead of 200, and the few longer tokens are checked at run time.
 /// </summary>
 sealed class TokenTables
 {
@@ -48,7 +63,9 @@ sealed class TokenTables
 
     public Grammar Grammar { get; }
     readonly Automaton _automaton; // its own interner: tables are built under the lock, requests run concurrently
-    readonly Dictionary<(int, int, int, bool), Table> _tables = [];
+    readonly Dictionary<Key, Table> _tables = [];
+
+    readonly record struct Key(int Pos0, int Pos1, int Count1, int Pos2, int Count2, bool Truncated);
     readonly List<Frame?>[] _lists;
     public TokenTrie Trie { get; }
     public ITokenizer Tokenizer { get; }
@@ -71,26 +88,51 @@ sealed class TokenTables
 
     public int Count { get { lock (_tables) return _tables.Count; } }
 
-    /// <summary>The table for the context at the top of <paramref name="stack"/> (a frame whose top is a byte set).</summary>
-    public Table For(Frame stack)
+    /// <summary>
+    /// The table for the context at the top of <paramref name="stack"/> (a frame whose top is a byte set), and its
+    /// margin: tokens longer than that many bytes must be checked against the real stack (int.MaxValue: none).
+    /// </summary>
+    public (Table Table, int Margin) For(Frame stack)
     {
-        Span<int> key = [-1, -1, -1];
+        Span<int> pos = [-1, -1, -1], count = [0, 0, 0];
+        int margin = int.MaxValue;
         var f = stack;
         int n = 0;
-        for (; n < Depth && f is not null; n++, f = f.Parent) key[n] = f.Pos;
+        for (; n < Depth && f is not null; n++, f = f.Parent)
+        {
+            pos[n] = f.Pos;
+            count[n] = CountKey(f, ref margin);
+        }
         bool truncated = f is not null; // the stack goes on below the known frames
-        var id = (key[0], key[1], key[2], truncated);
+        var id = new Key(pos[0], pos[1], count[1], pos[2], count[2], truncated);
         lock (_tables)
         {
-            if (!_tables.TryGetValue(id, out var table)) _tables[id] = table = Build(key[..n], truncated);
-            return table;
+            if (!_tables.TryGetValue(id, out var table)) _tables[id] = table = Build(pos[..n], count[..n], truncated);
+            return (table, margin);
         }
     }
 
-    Table Build(ReadOnlySpan<int> positions, bool truncated)
+    /// <summary>A frame's count as the table key has it: exact near a bound, abstract (and a margin) further away.</summary>
+    int CountKey(Frame f, ref int margin)
+    {
+        var e = Grammar.Elements[f.Pos];
+        if (e.Kind != ElementKind.Repeat) return 0;
+        var repeat = Grammar.Repeats[e.Value];
+        long step = Math.Max(1, Grammar.MinBytes[repeat.Rule]);
+        int toMin = Math.Max(0, repeat.Min - f.Count);
+        long bytesToMax = repeat.Max < 0 ? long.MaxValue : (repeat.Max - f.Count) * step;
+        long bytesToMin = toMin > 0 ? (toMin - 1) * step : long.MaxValue;
+        long distance = Math.Min(bytesToMax, bytesToMin);
+        if (distance == long.MaxValue) return f.Count; // unbounded and past the minimum: the count no longer changes
+        if (distance < Trie.NearLength) return f.Count;
+        margin = (int)Math.Min(margin, Math.Min(distance, int.MaxValue));
+        return toMin == 0 ? Automaton.FarOpen : Automaton.FarClosed;
+    }
+
+    Table Build(ReadOnlySpan<int> positions, ReadOnlySpan<int> counts, bool truncated)
     {
         Frame? stack = truncated ? _automaton.Bottom : null;
-        for (int i = positions.Length - 1; i >= 0; i--) stack = _automaton.Intern(positions[i], stack);
+        for (int i = positions.Length - 1; i >= 0; i--) stack = _automaton.Intern(positions[i], stack, counts[i]);
         var accepted = new ulong[Words];
         var uncertain = new List<int>();
         var state = _lists[0];

@@ -47,4 +47,18 @@ public sealed class ToolCallsTests
         Assert.False(g.Matches("<tool_call>{\"name\":\"none\",\"arguments\":{}}</tool_call>\n<tool_call>{\"name\":\"none\",\"arguments\":{}}</tool_call>"));
         Assert.Throws<InvalidRequestException>(() => ToolCalls.CallGrammar([], parallel: true));
     }
+
+    [Fact]
+    public void Refs_in_tool_parameters_resolve_within_their_tool()
+    {
+        var tree = JsonDocument.Parse("""{"$defs":{"leaf":{"type":"integer","minimum":0,"maximum":9}},"type":"object","properties":{"v":{"$ref":"#/$defs/leaf"},"kids":{"type":"array","items":{"$ref":"#"},"maxItems":2}},"required":["v"],"additionalProperties":false}""").RootElement;
+        var flag = JsonDocument.Parse("""{"$defs":{"leaf":{"type":"boolean"}},"type":"object","properties":{"on":{"$ref":"#/$defs/leaf"}},"required":["on"],"additionalProperties":false}""").RootElement;
+        var g = ToolCalls.CallGrammar([new("tree", null, tree), new("flag", null, flag)], parallel: false);
+        Assert.True(g.Matches("<tool_call>{\"name\":\"tree\",\"arguments\":{\"v\":3,\"kids\":[{\"v\":1},{\"v\":2,\"kids\":[]}]}}</tool_call>"));
+        Assert.True(g.Matches("<tool_call>{\"name\":\"flag\",\"arguments\":{\"on\":true}}</tool_call>"));
+        // Each tool's "leaf" is its own: a boolean for flag, a digit for tree.
+        Assert.False(g.Matches("<tool_call>{\"name\":\"flag\",\"arguments\":{\"on\":3}}</tool_call>"));
+        Assert.False(g.Matches("<tool_call>{\"name\":\"tree\",\"arguments\":{\"v\":true}}</tool_call>"));
+        Assert.False(g.Matches("<tool_call>{\"name\":\"tree\",\"arguments\":{\"v\":3,\"kids\":[{\"v\":10}]}}</tool_call>"));
+    }
 }

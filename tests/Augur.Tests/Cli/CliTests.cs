@@ -89,6 +89,29 @@ public sealed class CliTests : IDisposable
         Assert.Equal("length", root.GetProperty("finish_reason").GetString());
     }
 
+    /// <summary>
+    /// <c>synth</c> then <c>generate</c> on a real vocabulary (Qwen 3's byte-level BPE, no BOS): the prompt ids are the
+    /// shared tokenizer vector's (computed by Hugging Face's tokenizer), and 16 greedy tokens come back as text.
+    /// </summary>
+    [Fact]
+    public void Generate_runs_a_synthetic_model_with_a_real_vocabulary()
+    {
+        string path = Path.Combine(Directory.CreateTempSubdirectory("augur-cli-").FullName, "qwen3-tiny.gguf");
+        var synth = Augur("synth", "--arch", "qwen3", "--preset", "tiny", "--vocab-from", Path.Combine(SharedAssets.Root, "tokenizers", "qwen3"), "--out", path);
+        Assert.True(synth.ExitCode == 0, synth.Stderr);
+        using var vectors = JsonDocument.Parse(File.ReadAllBytes(SharedAssets.Data("tokenizer-vectors/qwen3.json")));
+        var c = vectors.RootElement.GetProperty("cases").EnumerateArray().First(e => e.GetProperty("category").GetString() == "english");
+        var run = Augur("generate", "--model", path, "--temperature", "0", "--json", "--max-tokens", "16", "--prompt", c.GetProperty("text").GetString()!);
+        Assert.True(run.ExitCode == 0, run.Stderr);
+        using var json = JsonDocument.Parse(run.Stdout);
+        var root = json.RootElement;
+        Assert.Equal(c.GetProperty("ids").EnumerateArray().Select(e => e.GetInt32()), root.GetProperty("prompt_ids").EnumerateArray().Select(e => e.GetInt32()));
+        Assert.Equal(16, root.GetProperty("ids").GetArrayLength());
+        Assert.Equal("length", root.GetProperty("finish_reason").GetString());
+        Assert.False(string.IsNullOrEmpty(root.GetProperty("text").GetString()));
+        File.Delete(path);
+    }
+
     /// <summary>A failed command: non-zero exit, and stderr is one line "error: …" that names <paramref name="fragments"/>, no stack trace.</summary>
     static void AssertOneErrorLine(Run run, params string[] fragments)
     {

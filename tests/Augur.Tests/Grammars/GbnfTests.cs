@@ -1,3 +1,4 @@
+using CsCheck;
 using System.Text.Json;
 using System.Text.RegularExpressions;
 using Augur.Generation;
@@ -59,6 +60,25 @@ public sealed class GbnfTests : IDisposable
         Assert.False(g.Matches("abxcc"));
         Assert.False(g.Matches("ababababxcc"));
         Assert.False(g.Matches("ababxc"));
+    }
+
+    /// <summary>
+    /// Counted repetition (a count in the automaton's frame) against .NET's regex engine: symbols that take one or
+    /// more bytes, that may be empty, or that contain a counted repeat themselves, with any bounds.
+    /// </summary>
+    [Fact]
+    public void Counted_repetition_matches_what_the_regex_engine_matches()
+    {
+        (string Gbnf, string Regex)[] symbols = [("\"ab\"", "ab"), ("(\"b\"?)", "(?:b?)"), ("(\"a\" | \"bb\")", "(?:a|bb)"), ("(\"a\"{1,2} \"b\")", "(?:a{1,2}b)")];
+        var gen = Gen.Select(Gen.Int[0, symbols.Length - 1], Gen.Int[0, 6], Gen.Int[-1, 6], Gen.String[Gen.Char["ab"], 0, 16]);
+        gen.Sample((symbol, min, span, text) =>
+        {
+            var (gbnf, regex) = symbols[symbol];
+            string bounds = span < 0 ? $"{{{min},}}" : $"{{{min},{min + span}}}";
+            var grammar = Grammar.Parse($"root ::= {gbnf}{bounds} \"!\"");
+            bool expected = Regex.IsMatch(text + "!", $"^(?:{regex}){bounds}!$");
+            Assert.True(expected == grammar.Matches(text + "!"), $"{gbnf}{bounds} on '{text}!': regex says {expected}");
+        }, iter: 2000);
     }
 
     string Generate(Grammar grammar, int seed, int maxTokens = 200)

@@ -50,7 +50,7 @@ public sealed class FamilyTests : IDisposable
     {
         using var file = GgufFile.Open(Write("gemma3", GemmaShape));
         var c = ModelLoader.ReadConfig(file);
-        Assert.Equal([true, true, true, true, true, false], c.SlidingLayers);
+        Assert.Equal([true, true, true, true, true, false], c.SlidingLayers!);
         Assert.Equal(8, c.SlidingWindow);
         Assert.Equal(10000f, c.LocalRopeBase);
         Assert.Equal(MathF.Sqrt(64), c.EmbeddingScale);
