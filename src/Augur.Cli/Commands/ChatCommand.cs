@@ -19,12 +19,14 @@ static class ChatCommand
         var speculative = new Option<string>("--speculative") { Description = "none|lookup|recycling|aded|swift|auto (lossless)", DefaultValueFactory = _ => "none" };
         var sampling = new SamplingArguments();
         var template = new TemplateArguments();
+        var kv = new KvArguments();
         var cmd = new Command("chat", "talk with the model: one line of standard input per message, the reply streamed back; /reset forgets, /exit or end of input stops")
         {
             system, maxTokens, ctx, allowLong, input, speculative,
         };
         sampling.AddTo(cmd);
         template.AddTo(cmd);
+        kv.AddTo(cmd);
         model.AddTo(cmd);
         cmd.SetAction(r => CliErrors.Run(() =>
         {
@@ -32,9 +34,10 @@ static class ChatCommand
             options.Validate();
             if (r.GetValue(maxTokens) < 1) throw new InvalidRequestException($"--max-tokens must be ≥ 1 (got {r.GetValue(maxTokens)})");
             using var reader = r.GetValue(input) is { } path ? new StringReader(TextInput.ReadFile(path)) : TextInput.StandardInput();
+            var kvType = kv.Type(r);
             using var loaded = model.Open(r);
             var chat = template.Open(r, loaded);
-            var generator = new Generator(loaded.Model, loaded.Tokenizer, ContextWindow.Resolve(loaded.Model.Config, r.GetValue(ctx), r.GetValue(allowLong)));
+            var generator = new Generator(loaded.Model, loaded.Tokenizer, ContextWindow.Resolve(loaded.Model.Config, r.GetValue(ctx), r.GetValue(allowLong)), kvType);
             generator.Drafter = Drafters.Create(r.GetValue(speculative)!, loaded.Model, generator.Cache);
             var turns = new List<ChatTurn>();
             void Reset()

@@ -13,13 +13,6 @@ static class GenerateCommand
     // Relaxed escaping keeps quotes and non-ASCII text readable in the JSON line.
     static readonly JsonSerializerOptions JsonOutput = new() { Encoder = System.Text.Encodings.Web.JavaScriptEncoder.UnsafeRelaxedJsonEscaping };
 
-    public static KvType ParseKvType(string value) => value.ToLowerInvariant() switch
-    {
-        "f32" => KvType.F32,
-        "f16" => KvType.F16,
-        _ => throw new InvalidRequestException($"--kv-type {value} is not supported (supported: f32, f16)"),
-    };
-
     public static Command Create()
     {
         var model = new ModelArguments();
@@ -32,14 +25,15 @@ static class GenerateCommand
         var speculative = new Option<string>("--speculative") { Description = "none|lookup|recycling|aded|swift|draft|auto", DefaultValueFactory = _ => "none" };
         var draftModel = new Option<string?>("--draft-model") { Description = "draft model for --speculative draft (same vocabulary)" };
         var draftMax = new Option<int>("--draft-max") { Description = "most draft tokens per chain", DefaultValueFactory = _ => 10 };
-        var kvType = new Option<string>("--kv-type") { Description = "KV cache element type: f32 or f16 (half the memory)", DefaultValueFactory = _ => "f32" };
+        var kv = new KvArguments();
         var json = new Option<bool>("--json") { Description = "print one JSON object (ids, text, timings) instead of streaming text" };
 
         var cmd = new Command("generate", "generate text from a prompt")
         {
-            prompt, maxTokens, stop, ctx, allowLong, speculative, draftModel, draftMax, kvType, json,
+            prompt, maxTokens, stop, ctx, allowLong, speculative, draftModel, draftMax, json,
         };
         sampling.AddTo(cmd);
+        kv.AddTo(cmd);
         model.AddTo(cmd);
         cmd.SetAction(r => CliErrors.Run(() =>
         {
@@ -52,14 +46,14 @@ static class GenerateCommand
             };
             request.Validate();
             if (r.GetValue(draftMax) < 1) throw new InvalidRequestException($"--draft-max must be ≥ 1 (got {r.GetValue(draftMax)})");
-            var kv = ParseKvType(r.GetValue(kvType)!);
+            var kvType = kv.Type(r);
             using var loaded = model.Open(r);
             // The cache holds what this run can use: the prompt and the tokens asked for, within the context.
             var config = loaded.Model.Config;
             int limit = ContextWindow.Resolve(config, r.GetValue(ctx) ?? config.ContextLength, r.GetValue(allowLong));
             long fewest = loaded.Tokenizer.Vocabulary.FewestTokens(request.Prompt);
             long promptTokens = fewest >= limit ? fewest : loaded.Tokenizer.Encode(request.Prompt).Length;
-            var generator = new Generator(loaded.Model, loaded.Tokenizer, ContextWindow.Resolve(config, limit, true, work: promptTokens + request.MaxTokens + 1), kv);
+            var generator = new Generator(loaded.Model, loaded.Tokenizer, ContextWindow.Resolve(config, limit, true, work: promptTokens + request.MaxTokens + 1), kvType);
             using var draft = r.GetValue(draftModel) is { } draftPath ? LoadedModel.Open(draftPath) : null;
             generator.Drafter = Drafters.Create(r.GetValue(speculative)!, loaded.Model, generator.Cache, draft?.Model, r.GetValue(draftMax));
             bool asJson = r.GetValue(json);

@@ -17,13 +17,14 @@ static class NodeCommand
         var parallel = new Option<int>("--parallel", "-np") { Description = "requests decoded together on this node", DefaultValueFactory = _ => 4 };
         var ctx = new Option<int?>("--ctx") { Description = "context length per request (default: the model's)" };
         var advertise = new Option<string>("--advertise") { Description = "this machine's address as other silos reach it", DefaultValueFactory = _ => "127.0.0.1" };
-        var kvType = new Option<string>("--kv-type") { Description = "KV cache element type: f32 or f16", DefaultValueFactory = _ => "f32" };
+        var kv = new KvArguments();
         var exitWith = new Option<int?>("--exit-with") { Description = "stop when the process with this id ends (the local gateway starts its nodes so)", Hidden = true };
         var cmd = new Command("node", "run a worker node that joins a cluster and serves the gateway's requests (see docs/cluster.md)")
         {
-            join, role, name, parallel, ctx, advertise, kvType, exitWith,
+            join, role, name, parallel, ctx, advertise, exitWith,
         };
         model.AddTo(cmd);
+        kv.AddTo(cmd);
         cmd.SetAction(r => CliErrors.Run(() =>
         {
             var options = new NodeOptions
@@ -32,7 +33,7 @@ static class NodeCommand
                 TokenizerPath = model.TokenizerPath(r),
                 Parallel = r.GetValue(parallel),
                 ContextLength = r.GetValue(ctx),
-                KvType = GenerateCommand.ParseKvType(r.GetValue(kvType)!),
+                KvType = kv.Type(r),
                 Role = ParseRole(r.GetValue(role)!),
             };
             options.Validate();

@@ -17,16 +17,17 @@ static class ServeCommand
         var allowedHosts = new Option<string[]>("--allowed-hosts") { Description = "host names requests may use besides loopback ones (DNS-rebinding guard; repeatable, or comma-separated)" };
         var cors = new Option<string[]>("--cors") { Description = "origins allowed to call the API from a browser, e.g. http://localhost:3000, or * (default: none)" };
         var template = new TemplateArguments();
-        var kvType = new Option<string>("--kv-type") { Description = "KV cache element type: f32 or f16 (half the memory)", DefaultValueFactory = _ => "f32" };
+        var kv = new KvArguments();
         var alias = new Option<string?>("--alias") { Description = "model id in the API (default: the file name without extension)" };
         var cluster = new Option<string?>("--cluster") { Description = "local:N — serve through a gateway over N worker processes on loopback (Orleans; see docs/cluster.md)" };
         var placement = new Option<string>("--placement") { Description = $"with --cluster: how requests are placed on nodes ({string.Join(", ", Augur.Cluster.PlacementPolicies.Names)})", DefaultValueFactory = _ => "cache-aware" };
 
         var cmd = new Command("serve", "serve the model over an OpenAI-compatible HTTP API (/v1/chat/completions, /v1/completions, /v1/models, /health)")
         {
-            host, port, apiKey, parallel, ctx, allowLong, kvType, alias, allowedHosts, cors, cluster, placement,
+            host, port, apiKey, parallel, ctx, allowLong, alias, allowedHosts, cors, cluster, placement,
         };
         model.AddTo(cmd);
+        kv.AddTo(cmd);
         template.AddTo(cmd);
         cmd.SetAction(r => CliErrors.Run(() =>
         {
@@ -39,7 +40,7 @@ static class ServeCommand
                 ApiKey = r.GetValue(apiKey),
                 Parallel = r.GetValue(parallel),
                 ContextLength = r.GetValue(ctx),
-                KvType = GenerateCommand.ParseKvType(r.GetValue(kvType)!),
+                KvType = kv.Type(r),
                 Alias = r.GetValue(alias),
                 AllowLongContext = r.GetValue(allowLong),
                 AllowedHosts = List(r.GetValue(allowedHosts)),

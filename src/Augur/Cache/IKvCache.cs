@@ -1,13 +1,16 @@
+using Augur.Tensors;
+
 namespace Augur.Cache;
 
 /// <summary>
 /// Keys and values of every layer for one or more sequences, as sequence operations (llama.cpp's
 /// llama-memory, mlx-lm's cache). A sequence is a row of cells 0..Length-1; cell i holds the key (already
-/// rotated for its position) and value of the i-th token the sequence kept. The forward pass appends;
-/// everything else — rollback after speculation, keeping an accepted tree branch, sharing a prefix — is
-/// one of these operations, so policies live outside the model.
+/// rotated for its position) and value of the i-th token the sequence kept. The cache owns layout, element type
+/// and visibility: the model places a batch, writes each layer's keys and values for it and asks for each layer's
+/// attention; everything else — rollback after speculation, keeping an accepted tree branch, sharing a prefix — is
+/// one of the sequence operations, so policies live outside the model.
 /// </summary>
-public interface IKvCache
+public unsafe interface IKvCache
 {
     int Layers { get; }
     /// <summary>How keys and values are stored.</summary>
@@ -16,17 +19,25 @@ public interface IKvCache
     /// <summary>Cells per sequence.</summary>
     int Capacity { get; }
     int MaxSequences { get; }
+    /// <summary>Bytes of keys and values the cache holds.</summary>
+    long ByteSize { get; }
 
     int Length(int sequence);
 
-    /// <summary>Reserves <paramref name="count"/> cells at the end of a sequence and returns the first one.</summary>
-    int Append(int sequence, int count);
+    /// <summary>
+    /// Appends a batch's tokens to their sequences, in batch order, and works out what each may attend to: the cells
+    /// its sequence held before, then itself and its ancestors (<paramref name="parents"/>: index of the parent in the
+    /// batch, −1 for none). A batch that does not fit changes nothing (<see cref="InvalidRequestException"/>).
+    /// </summary>
+    void Place(ReadOnlySpan<int> tokens, ReadOnlySpan<int> sequences, ReadOnlySpan<int> parents);
 
-    /// <summary>Keys of one layer and sequence as stored: (Capacity, KvDim) elements of <see cref="Type"/>, row i = cell i.</summary>
-    Span<byte> Keys(int layer, int sequence);
+    /// <summary>Stores the placed batch's keys and values of one layer: (batch, KvDim) rows each.</summary>
+    void Write(int layer, float* keys, float* values);
 
-    /// <summary>Values of one layer and sequence as stored: (Capacity, KvDim) elements of <see cref="Type"/>.</summary>
-    Span<byte> Values(int layer, int sequence);
+    /// <summary>Attention of the placed batch's queries in one layer over the cells each token sees:
+    /// queries (batch, heads × headDim) → output, the same shape. <paramref name="window"/>: a token sees only its
+    /// last that many cells (itself included); 0 for all.</summary>
+    void Attend(int layer, AttentionHeads heads, int window, float* queries, float* output, WorkerPool pool);
 
     /// <summary>Drops every cell from <paramref name="length"/> on (rolls back rejected speculation).</summary>
     void Trim(int sequence, int length);
@@ -40,6 +51,3 @@ public interface IKvCache
 
     void Clear(int sequence);
 }
-
-/// <summary>Element type of a KV cache: F32, or F16 for half the memory (keys and values rounded to half precision).</summary>
-public enum KvType { F32, F16 }

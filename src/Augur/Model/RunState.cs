@@ -17,10 +17,6 @@ sealed class RunState
     public readonly float[] RopeSin; // (batch, rope_dim/2)
     public readonly float[] LocalCos;// (batch, rope_dim/2) sliding-window layers' own base; empty without them
     public readonly float[] LocalSin;// (batch, rope_dim/2)
-    public readonly int[] Cell;      // (batch) cache cell each token is written to
-    public readonly int[] VisibleEnd;// (batch) the token sees cells [0, VisibleEnd) ...
-    public readonly int[] ExtraStart;// (batch + 1) ... plus Extra[ExtraStart[t] .. ExtraStart[t+1])
-    public int[] Extra;              // cells of non-contiguous ancestors (tree attention)
 
     static float[] Pinned(long n) => GC.AllocateArray<float>(checked((int)n), pinned: true);
 
@@ -41,9 +37,5 @@ sealed class RunState
         long local = c.SlidingLayers is null ? 0 : (long)maxBatch * c.RopeDim / 2;
         LocalCos = Pinned(local);
         LocalSin = Pinned(local);
-        Cell = new int[maxBatch];
-        VisibleEnd = new int[maxBatch];
-        ExtraStart = new int[maxBatch + 1];
-        Extra = new int[maxBatch];
     }
 }

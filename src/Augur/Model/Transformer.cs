@@ -1,4 +1,3 @@
-using System.Runtime.InteropServices;
 using Augur.Cache;
 using System.Numerics.Tensors;
 using Augur.Tensors;
@@ -18,10 +17,8 @@ public sealed unsafe class Transformer : ITransformer
 {
     readonly RunState _s;
     readonly MatMul _matmul;
-    readonly AttentionJob _attention;
+    readonly AttentionHeads _heads;
     readonly WorkerPool _pool;
-    int[] _seqStart = new int[1]; // (seq) the sequence's cache length before the batch
-    int[] _seqNext = new int[1];  // (seq) the next cell to hand out
     int _outputs;
 
     public ModelConfig Config { get; }
@@ -36,13 +33,13 @@ public sealed unsafe class Transformer : ITransformer
         _s = new RunState(config, maxBatch);
         long maxCols = Math.Max(Math.Max(config.Dim, config.QDim), config.HiddenDim);
         _matmul = new MatMul(_pool, maxBatch * (maxCols + 64) * 2);
-        _attention = new AttentionJob(config, _s, _pool.MaxParts);
+        _heads = new AttentionHeads(config.Heads, config.QueriesPerKv, config.HeadDim, config.AttentionScale);
     }
 
     /// <summary>A dense cache for this model: <paramref name="contextLength"/> cells per sequence (default: the
     /// trained context up to <see cref="ContextWindow.DefaultMax"/>, not a file's claim of millions).</summary>
     public KvCache CreateCache(int? contextLength = null, int sequences = 1, KvType type = KvType.F32) =>
-        new(Config.Layers, Config.KvDim, contextLength ?? ContextWindow.Resolve(Config, null), sequences, type);
+        new(Config.Layers, Config.KvDim, contextLength ?? ContextWindow.Resolve(Config, null), sequences, type, Config.HeadDim);
 
     public ReadOnlySpan<float> Logits(int output)
     {
@@ -56,7 +53,7 @@ public sealed unsafe class Transformer : ITransformer
         if (n == 0) { _outputs = 0; return; }
         if (n > MaxBatch) throw new InvalidRequestException($"batch of {n} tokens exceeds the model's maximum batch of {MaxBatch}");
         var c = Config;
-        PlaceInCache(batch, cache);
+        Place(batch, cache);
 
         fixed (float* x = _s.X, xb = _s.Xb, xb2 = _s.Xb2, q = _s.Q, k = _s.K, v = _s.V, hb = _s.Hb, hb2 = _s.Hb2, logits = _s.Logits)
         {
@@ -129,12 +126,9 @@ public sealed unsafe class Transformer : ITransformer
                 Ops.Rope(qt, c.HeadDim, cos, sin, c.Rope);
                 Ops.Rope(kt, c.HeadDim, cos, sin, c.Rope);
             }
-            int cell = _s.Cell[t], seq = batch.Sequences[t];
-            Store(kt, cache.Keys(layer, seq), cell, cache.Type);
-            Store(vt, cache.Values(layer, seq), cell, cache.Type);
         }
-        _attention.Set(batch, cache, layer, local ? c.SlidingWindow : 0);
-        _pool.Run(_attention, (long)n * c.QDim * (cache.Length(batch.Sequences[0]) + 1) * 2);
+        cache.Write(layer, k, v);
+        cache.Attend(layer, _heads, local ? c.SlidingWindow : 0, q, xb, _pool);
         _matmul.Multiply(w.Wo, xb, n, xb2);
     }
 
@@ -151,133 +145,20 @@ public sealed unsafe class Transformer : ITransformer
 
     static Span<float> Row(float[] a, int row, int width) => a.AsSpan(row * width, width);
 
-    /// <summary>Writes one key or value row into cache cell <paramref name="cell"/>, in the cache's element type.</summary>
-    static void Store(ReadOnlySpan<float> row, Span<byte> block, int cell, KvType type)
-    {
-        if (type == KvType.F16)
-            TensorPrimitives.ConvertToHalf(row, MemoryMarshal.Cast<byte, Half>(block).Slice(cell * row.Length, row.Length));
-        else
-            row.CopyTo(MemoryMarshal.Cast<byte, float>(block).Slice(cell * row.Length, row.Length));
-    }
-
-    /// <summary>
-    /// Appends each sequence's tokens to its cache row and works out what each token may attend to:
-    /// the cells its sequence held before, then itself and its ancestors in the batch. A causal chain
-    /// is one contiguous range; tree branches add their ancestors' cells as a list.
-    /// </summary>
-    void PlaceInCache(Batch batch, IKvCache cache)
+    /// <summary>Checks the batch's tokens and positions, then lets the cache place it (a batch that does not fit changes nothing).</summary>
+    void Place(Batch batch, IKvCache cache)
     {
         int n = batch.Count;
-        if (_seqStart.Length < cache.MaxSequences)
-        {
-            _seqStart = new int[cache.MaxSequences];
-            _seqNext = new int[cache.MaxSequences];
-        }
-        var next = _seqNext.AsSpan(0, cache.MaxSequences);
-        next.Clear();
         for (int t = 0; t < n; t++)
         {
-            int seq = batch.Sequences[t], token = batch.Tokens[t];
-            if ((uint)seq >= (uint)cache.MaxSequences) throw new InvalidRequestException($"sequence {seq} is outside the cache's {cache.MaxSequences} sequences");
-            if ((uint)token >= (uint)Config.VocabSize) throw new InvalidRequestException($"token id {token} is outside the vocabulary of {Config.VocabSize}");
+            if ((uint)batch.Tokens[t] >= (uint)Config.VocabSize) throw new InvalidRequestException($"token id {batch.Tokens[t]} is outside the vocabulary of {Config.VocabSize}");
             if (batch.Positions[t] < 0) throw new InvalidRequestException($"position {batch.Positions[t]} is negative");
-            next[seq]++;
         }
-        // Check every sequence before touching any, so a batch that does not fit changes nothing.
-        for (int seq = 0; seq < next.Length; seq++)
-            if (next[seq] > cache.Capacity - cache.Length(seq))
-                throw new InvalidRequestException($"context full: sequence {seq} holds {cache.Length(seq)} of {cache.Capacity} tokens and {next[seq]} more do not fit");
-        for (int seq = 0; seq < next.Length; seq++)
-            if (next[seq] > 0) _seqStart[seq] = next[seq] = cache.Append(seq, next[seq]);
-
-        int extras = 0;
-        for (int t = 0; t < n; t++)
-        {
-            int seq = batch.Sequences[t];
-            _s.Cell[t] = next[seq]++;
-            // The token's own cell and its ancestors' cells, root first; those that continue the
-            // sequence's cached range extend it, the rest (other branches' gaps) are listed.
-            int depth = 0;
-            for (int a = t; a >= 0; a = batch.Parents[a]) depth++;
-            if (_s.Extra.Length < extras + depth) Array.Resize(ref _s.Extra, Math.Max(extras + depth, _s.Extra.Length * 2));
-            int i = extras + depth;
-            for (int a = t; a >= 0; a = batch.Parents[a]) _s.Extra[--i] = _s.Cell[a];
-            int end = _seqStart[seq], k = extras;
-            while (k < extras + depth && _s.Extra[k] == end) { end++; k++; }
-            int remaining = extras + depth - k;
-            Array.Copy(_s.Extra, k, _s.Extra, extras, remaining);
-            _s.VisibleEnd[t] = end;
-            _s.ExtraStart[t] = extras;
-            extras += remaining;
-        }
-        _s.ExtraStart[n] = extras;
+        cache.Place(batch.Tokens.AsSpan(0, n), batch.Sequences.AsSpan(0, n), batch.Parents.AsSpan(0, n));
     }
 
     public void Dispose()
     {
         _matmul.Dispose();
-    }
-
-    /// <summary>Scaled dot-product attention for every (token, head) of the batch, split into parts.</summary>
-    sealed class AttentionJob(ModelConfig c, RunState s, int maxParts) : IParallelJob
-    {
-        readonly float[][] _scores = Enumerable.Range(0, maxParts).Select(_ => new float[1]).ToArray(); // (part) → (cells)
-        readonly int[][] _windowed = Enumerable.Range(0, maxParts).Select(_ => new int[1]).ToArray();   // (part) → extra cells, window-relative
-        Batch _batch = null!;
-        IKvCache _cache = null!;
-        int _layer, _window;
-
-        /// <summary><paramref name="window"/>: a token sees only its last that many cells (itself included); 0 for all.</summary>
-        public void Set(Batch batch, IKvCache cache, int layer, int window)
-        {
-            (_batch, _cache, _layer, _window) = (batch, cache, layer, window);
-            for (int i = 0; i < _scores.Length; i++)
-            {
-                if (_scores[i].Length < Attention.ScratchLength(cache.Capacity)) _scores[i] = new float[Attention.ScratchLength(cache.Capacity)];
-                if (_windowed[i].Length < s.Extra.Length) _windowed[i] = new int[s.Extra.Length];
-            }
-        }
-
-        public void Execute(int part, int parts)
-        {
-            int hd = c.HeadDim, kvDim = c.KvDim;
-            float scale = c.AttentionScale;
-            var (i0, i1) = WorkerPool.Split(_batch.Count * c.Heads, part, parts);
-            var scores = _scores[part];
-            fixed (float* sp = scores, qAll = s.Q, outAll = s.Xb)
-            {
-                for (int item = i0; item < i1; item++)
-                {
-                    int t = item / c.Heads, h = item % c.Heads;
-                    int seq = _batch.Sequences[t];
-                    int kvOffset = h / c.QueriesPerKv * hd;
-                    int end = s.VisibleEnd[t], e0 = s.ExtraStart[t], e1 = s.ExtraStart[t + 1];
-                    int count = end + (e1 - e0);
-                    var extra = s.Extra.AsSpan(e0, e1 - e0);
-                    // Logical cell i is position i of the token's lineage, so a window keeps the last cells:
-                    // the cached range starts later, and listed cells are renumbered from the window's start.
-                    int first = _window > 0 ? Math.Max(0, count - _window) : 0;
-                    if (first > 0)
-                    {
-                        int skippedExtra = Math.Max(0, first - end);
-                        var shifted = _windowed[part].AsSpan(0, extra.Length - skippedExtra);
-                        for (int i = 0; i < shifted.Length; i++) shifted[i] = extra[skippedExtra + i] - first;
-                        extra = shifted;
-                        end = Math.Max(0, end - first);
-                        count -= first;
-                    }
-                    float* query = qAll + t * c.QDim + h * hd;
-                    float* output = outAll + t * c.QDim + h * hd;
-                    fixed (byte* keys = _cache.Keys(_layer, seq), values = _cache.Values(_layer, seq))
-                    {
-                        int offset = (first * kvDim + kvOffset) * KvCache.ElementBytes(_cache.Type);
-                        if (_cache.Type == KvType.F16)
-                            Attention.Attend<FloatElements.F16>(query, keys + offset, values + offset, kvDim, end, extra, count, hd, scale, sp, output);
-                        else
-                            Attention.Attend<FloatElements.F32>(query, keys + offset, values + offset, kvDim, end, extra, count, hd, scale, sp, output);
-                    }
-                }
-            }
-        }
     }
 }
