@@ -24,14 +24,14 @@ sealed class AugurEngine : IBenchEngine
 {
     readonly WorkerPool _pool;
     readonly LoadedModel _loaded;
-    readonly KvCache _cache;
+    readonly IKvCache _cache;
     readonly Batch _batch;
 
     public AugurEngine(string path, int threads, int maxBatch, int context, KvType kv)
     {
         _pool = new WorkerPool(threads);
         _loaded = LoadedModel.Open(path, pool: _pool, maxBatch: maxBatch);
-        _cache = _loaded.Model.CreateCache(context, type: kv);
+        _cache = _loaded.Model.CreateCache(context, options: kv);
         _batch = new Batch(maxBatch);
     }
 
@@ -99,7 +99,7 @@ sealed class LlamaCppEngine : IBenchEngine
 
     public LlamaCppEngine(string path, int threads, int context, KvType kv, bool? flashAttention, string name)
     {
-        var cellType = kv == KvType.F16 ? GGMLType.GGML_TYPE_F16 : GGMLType.GGML_TYPE_F32;
+        var cellType = kv switch { KvType.F16 => GGMLType.GGML_TYPE_F16, KvType.Q8_0 => GGMLType.GGML_TYPE_Q8_0, _ => GGMLType.GGML_TYPE_F32 };
         _nBatch = DefaultBatch;
         var p = new ModelParams(path)
         {

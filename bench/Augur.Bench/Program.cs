@@ -8,6 +8,7 @@ var root = new RootCommand("Augur benchmarks")
     PeerBenchmark.Create(),
     SpecBenchmark.Create(),
     BatchBenchmark.Create(),
+    PrefixBenchmark.Create(),
     ServeThroughputBenchmark.Create(),
     TokenizeBenchmark.Create(),
     GrammarBenchmark.Create(),

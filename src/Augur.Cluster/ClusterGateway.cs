@@ -1,3 +1,4 @@
+using Augur.Cache;
 using System.Collections.Concurrent;
 using System.Diagnostics;
 using System.Text;
@@ -183,7 +184,7 @@ public sealed class ClusterGateway : IRequestScheduler
                 // Nodes may hash differently (block size, model): hash the prompt once per kind.
                 var hashes = new Dictionary<(int, ulong), ulong[]>();
                 ulong[] Blocks(NodeState n) => hashes.TryGetValue(n.HashKind, out var h) ? h
-                    : hashes[n.HashKind] = PrefixBlocks.Hashes(prompt, n.HashKind.BlockSize, n.HashKind.Model);
+                    : hashes[n.HashKind] = PrefixBlockHash.Chain(prompt, n.HashKind.BlockSize, n.HashKind.Model);
                 var candidates = pool.Select(n => n.Candidate(Blocks(n))).ToList();
                 var chosen = _nodes[_options.Placement.Choose(candidates, prompt.Length).Id];
                 chosen.Placed(Blocks(chosen));
@@ -258,7 +259,7 @@ public sealed class ClusterGateway : IRequestScheduler
         /// <summary>The prompt's blocks count as held from now on: the node will hold them once it prefills.</summary>
         public void Placed(ulong[] blocks) { lock (_placedBlocks) _placedBlocks.UnionWith(blocks); }
 
-        public (int BlockSize, ulong Model) HashKind => Status is { } s ? (s.BlockSize, s.ModelHash) : (PrefixBlocks.BlockSize, 0);
+        public (int BlockSize, ulong Model) HashKind => Status is { } s ? (s.BlockSize, s.ModelHash) : (PagedKvCache.BlockSize, 0);
 
         public NodeCandidate Candidate(ulong[] promptBlocks)
         {

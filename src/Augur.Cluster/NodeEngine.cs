@@ -15,6 +15,8 @@ public sealed record NodeOptions
     public int? ContextLength { get; init; }
     public int MaxWaiting { get; init; } = 64;
     public KvType KvType { get; init; } = KvType.F32;
+    /// <summary>Bytes of the paged KV cache's block pool (default: the cells of <see cref="Parallel"/> full contexts).</summary>
+    public long? KvMemory { get; init; }
     public NodeRole Role { get; init; } = NodeRole.Both;
 
     /// <summary>Throws <see cref="InvalidRequestException"/> for options a node cannot run with.</summary>
@@ -37,10 +39,10 @@ public interface ICachedBlocks
 }
 
 /// <summary>
-/// Today's dense cache clears a request's row when it ends, so it holds exactly the prompt blocks of the requests
-/// running now. A paged cache with prefix caching (issue 13) publishes its own blocks through the same interface.
+/// The prompt blocks of the requests running now, hashed as the node's paged cache hashes its blocks
+/// (<see cref="PrefixBlockHash"/>, its block size, this model), so the gateway's view and the cache's agree.
 /// </summary>
-sealed class RunningPromptBlocks : ICachedBlocks
+sealed class RunningPromptBlocks(ulong model) : ICachedBlocks
 {
     readonly Dictionary<ulong, int> _count = [];
 
@@ -49,15 +51,17 @@ sealed class RunningPromptBlocks : ICachedBlocks
     public void Admitted(int[] prompt)
     {
         lock (_count)
-            foreach (ulong h in PrefixBlocks.Hashes(prompt)) _count[h] = _count.GetValueOrDefault(h) + 1;
+            foreach (ulong h in Hashes(prompt)) _count[h] = _count.GetValueOrDefault(h) + 1;
     }
 
     public void Finished(int[] prompt)
     {
         lock (_count)
-            foreach (ulong h in PrefixBlocks.Hashes(prompt))
+            foreach (ulong h in Hashes(prompt))
                 if (--_count[h] == 0) _count.Remove(h);
     }
+
+    ulong[] Hashes(int[] prompt) => PrefixBlockHash.Chain(prompt, PagedKvCache.BlockSize, model);
 }
 
 /// <summary>A worker's model and scheduler, one per silo, loaded when the silo starts.</summary>
@@ -65,7 +69,8 @@ public sealed class NodeEngine : IDisposable
 {
     readonly LoadedModel _model;
     readonly BatchScheduler _scheduler;
-    readonly ICachedBlocks _blocks = new RunningPromptBlocks();
+    readonly ICachedBlocks _blocks;
+    readonly ulong _modelHash;
     int _inFlight;
     long _promptTokens, _cachedPromptTokens;
 
@@ -74,11 +79,14 @@ public sealed class NodeEngine : IDisposable
     {
         options.Validate();
         Options = options;
+        _modelHash = PrefixBlockHash.ModelFile(options.ModelPath);
+        _blocks = new RunningPromptBlocks(_modelHash);
         _model = open is null ? LoadedModel.Open(options.ModelPath, options.TokenizerPath) : open(options);
         try
         {
             int context = ContextWindow.Resolve(_model.Model.Config, options.ContextLength, allowBeyondTrained: false);
-            _scheduler = new BatchScheduler(_model.Model, _model.Tokenizer, options.Parallel, context, options.MaxWaiting, options.KvType);
+            _scheduler = new BatchScheduler(_model.Model, _model.Tokenizer, options.Parallel, context, options.MaxWaiting,
+                new KvCacheOptions { Type = options.KvType, Paged = true, PoolBytes = options.KvMemory, ModelHash = _modelHash });
         }
         catch
         {
@@ -94,7 +102,7 @@ public sealed class NodeEngine : IDisposable
         int inFlight = Volatile.Read(ref _inFlight);
         int running = Math.Min(inFlight, _scheduler.Parallel);
         return new NodeStatus(id, Options.Role, address, running, inFlight - running, _scheduler.Parallel, Environment.ProcessId,
-            _blocks.Held(), Interlocked.Read(ref _promptTokens), Interlocked.Read(ref _cachedPromptTokens), PrefixBlocks.BlockSize, ModelHash: 0);
+            _blocks.Held(), Interlocked.Read(ref _promptTokens), Interlocked.Read(ref _cachedPromptTokens), PagedKvCache.BlockSize, _modelHash);
     }
 
     /// <summary>Runs <paramref name="job"/> on this node's scheduler; its tokens as they come, then its finish.</summary>

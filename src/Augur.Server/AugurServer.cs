@@ -41,7 +41,7 @@ public sealed class AugurServer : IAsyncDisposable
         ChatProblem = chat.LoadProblem;
         int context = ContextWindow.Resolve(model.Model.Config, options.ContextLength, options.AllowLongContext);
         _scheduler = backend?.CreateScheduler(model, context)
-            ?? new BatchScheduler(model.Model, model.Tokenizer, options.Parallel, context, options.MaxWaiting, options.KvType);
+            ?? new BatchScheduler(model.Model, model.Tokenizer, options.Parallel, context, options.MaxWaiting, options.KvCache);
 
         var builder = WebApplication.CreateSlimBuilder(new WebApplicationOptions { ContentRootPath = AppContext.BaseDirectory });
         builder.Logging.SetMinimumLevel(LogLevel.Warning);

@@ -22,6 +22,16 @@ public sealed record ServerOptions
     public int MaxWaiting { get; init; } = 64;
     /// <summary>KV cache element type (F16 halves the cache's memory).</summary>
     public Augur.Cache.KvType KvType { get; init; } = Augur.Cache.KvType.F32;
+    /// <summary>Bytes of the paged KV cache's block pool (default: the cells of <see cref="Parallel"/> full contexts,
+    /// mapped by the OS only as they are written).</summary>
+    public long? KvMemory { get; init; }
+
+    /// <summary>The scheduler's cache: paged, prefix blocks hashed for this model file.</summary>
+    public Augur.Cache.KvCacheOptions KvCache => new()
+    {
+        Type = KvType, Paged = true, PoolBytes = KvMemory,
+        ModelHash = Augur.Cache.PrefixBlockHash.ModelFile(ModelPath),
+    };
     /// <summary>Largest request body; larger ones get 413.</summary>
     public long MaxBodyBytes { get; init; } = 8 << 20;
     /// <summary>Largest text field (a prompt, a message's content, a stop string) in characters; longer ones get 400.</summary>

@@ -15,4 +15,4 @@ public sealed class AssetNotFoundException(string path, string what)
 }
 
 /// <summary>A request cannot be served as asked: a prompt longer than the context, an impossible option.</summary>
-public sealed class InvalidRequestException(string message) : AugurException(message);
+public class InvalidRequestException(string message) : AugurException(message);

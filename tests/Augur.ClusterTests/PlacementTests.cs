@@ -1,3 +1,4 @@
+using Augur.Cache;
 using Augur.Cluster;
 
 namespace Augur.ClusterTests;
@@ -12,16 +13,16 @@ public sealed class PlacementTests
     public void Block_hashes_name_whole_prefixes()
     {
         int[] a = [.. Tokens(0, 48), 7], b = [.. Tokens(0, 32), .. Tokens(100, 16)], c = [99, .. Tokens(1, 47)];
-        ulong[] ha = PrefixBlocks.Hashes(a), hb = PrefixBlocks.Hashes(b), hc = PrefixBlocks.Hashes(c);
+        ulong[] ha = PrefixBlockHash.Chain(a, 16, 0), hb = PrefixBlockHash.Chain(b, 16, 0), hc = PrefixBlockHash.Chain(c, 16, 0);
         Assert.Equal(3, ha.Length); // the partial last block has no hash
         Assert.Equal(ha[..2], hb[..2]);
         Assert.NotEqual(ha[2], hb[2]);
         // The same tokens after a different first block are a different prefix: every later hash differs too.
         Assert.All(Enumerable.Range(1, 2), i => Assert.NotEqual(ha[i], hc[i]));
-        Assert.Equal(ha, PrefixBlocks.Hashes(a)); // stable (nodes and the gateway compare them across processes)
+        Assert.Equal(ha, PrefixBlockHash.Chain(a, 16, 0)); // stable (nodes and the gateway compare them across processes)
         // Another model's blocks or another block size never match.
-        Assert.Empty(PrefixBlocks.Hashes(a, model: 1).Intersect(ha));
-        Assert.Empty(PrefixBlocks.Hashes(a, blockSize: 8).Intersect(ha));
+        Assert.Empty(PrefixBlockHash.Chain(a, 16, 1).Intersect(ha));
+        Assert.Empty(PrefixBlockHash.Chain(a, 8, 0).Intersect(ha));
     }
 
     [Fact]

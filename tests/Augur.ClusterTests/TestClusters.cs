@@ -77,7 +77,7 @@ sealed class PacedTransformer(ITransformer inner) : ITransformer
     public ModelConfig Config => inner.Config;
     public ModelWeights Weights => inner.Weights;
     public int MaxBatch => inner.MaxBatch;
-    public KvCache CreateCache(int? contextLength = null, int sequences = 1, KvType type = KvType.F32) => inner.CreateCache(contextLength, sequences, type);
+    public IKvCache CreateCache(int? contextLength = null, int sequences = 1, KvCacheOptions? options = null) => inner.CreateCache(contextLength, sequences, options);
 
     public void Forward(Batch batch, IKvCache cache, bool[]? skipLayers = null)
     {

@@ -34,10 +34,10 @@ static class ChatCommand
             options.Validate();
             if (r.GetValue(maxTokens) < 1) throw new InvalidRequestException($"--max-tokens must be ≥ 1 (got {r.GetValue(maxTokens)})");
             using var reader = r.GetValue(input) is { } path ? new StringReader(TextInput.ReadFile(path)) : TextInput.StandardInput();
-            var kvType = kv.Type(r);
+            var kvOptions = kv.Options(r);
             using var loaded = model.Open(r);
             var chat = template.Open(r, loaded);
-            var generator = new Generator(loaded.Model, loaded.Tokenizer, ContextWindow.Resolve(loaded.Model.Config, r.GetValue(ctx), r.GetValue(allowLong)), kvType);
+            var generator = new Generator(loaded.Model, loaded.Tokenizer, ContextWindow.Resolve(loaded.Model.Config, r.GetValue(ctx), r.GetValue(allowLong)), kvOptions);
             generator.Drafter = Drafters.Create(r.GetValue(speculative)!, loaded.Model, generator.Cache);
             var turns = new List<ChatTurn>();
             void Reset()

@@ -46,14 +46,14 @@ static class GenerateCommand
             };
             request.Validate();
             if (r.GetValue(draftMax) < 1) throw new InvalidRequestException($"--draft-max must be ≥ 1 (got {r.GetValue(draftMax)})");
-            var kvType = kv.Type(r);
+            var kvOptions = kv.Options(r);
             using var loaded = model.Open(r);
             // The cache holds what this run can use: the prompt and the tokens asked for, within the context.
             var config = loaded.Model.Config;
             int limit = ContextWindow.Resolve(config, r.GetValue(ctx) ?? config.ContextLength, r.GetValue(allowLong));
             long fewest = loaded.Tokenizer.Vocabulary.FewestTokens(request.Prompt);
             long promptTokens = fewest >= limit ? fewest : loaded.Tokenizer.Encode(request.Prompt).Length;
-            var generator = new Generator(loaded.Model, loaded.Tokenizer, ContextWindow.Resolve(config, limit, true, work: promptTokens + request.MaxTokens + 1), kvType);
+            var generator = new Generator(loaded.Model, loaded.Tokenizer, ContextWindow.Resolve(config, limit, true, work: promptTokens + request.MaxTokens + 1), kvOptions);
             using var draft = r.GetValue(draftModel) is { } draftPath ? LoadedModel.Open(draftPath) : null;
             generator.Drafter = Drafters.Create(r.GetValue(speculative)!, loaded.Model, generator.Cache, draft?.Model, r.GetValue(draftMax));
             bool asJson = r.GetValue(json);

@@ -52,6 +52,7 @@ static class LocalCluster
             start.ArgumentList.Add(arg);
         if (options.TokenizerPath is { } tok) { start.ArgumentList.Add("--tokenizer"); start.ArgumentList.Add(tok); }
         if (options.ContextLength is { } ctx) { start.ArgumentList.Add("--ctx"); start.ArgumentList.Add(ctx.ToString()); }
+        if (options.KvMemory is { } memory) { start.ArgumentList.Add("--kv-memory"); start.ArgumentList.Add(memory.ToString()); }
         return Process.Start(start) ?? throw new InvalidOperationException("could not start a node process");
     }
 }

@@ -34,6 +34,7 @@ static class NodeCommand
                 Parallel = r.GetValue(parallel),
                 ContextLength = r.GetValue(ctx),
                 KvType = kv.Type(r),
+                KvMemory = kv.Memory(r),
                 Role = ParseRole(r.GetValue(role)!),
             };
             options.Validate();

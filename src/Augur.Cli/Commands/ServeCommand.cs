@@ -41,6 +41,7 @@ static class ServeCommand
                 Parallel = r.GetValue(parallel),
                 ContextLength = r.GetValue(ctx),
                 KvType = kv.Type(r),
+                KvMemory = kv.Memory(r),
                 Alias = r.GetValue(alias),
                 AllowLongContext = r.GetValue(allowLong),
                 AllowedHosts = List(r.GetValue(allowedHosts)),

@@ -1,3 +1,6 @@
+using System.Runtime.CompilerServices;
+using System.Runtime.InteropServices;
+
 namespace Augur.Cache;
 
 /// <summary>
@@ -8,7 +11,7 @@ namespace Augur.Cache;
 /// registered block stays cached (least recently released first out) until an allocation needs its memory; an
 /// unregistered one goes straight back to the free list. Memory is allocated once, up front.
 /// </summary>
-public sealed class BlockPool : IPrefixCacheView
+public sealed unsafe class BlockPool : IPrefixCacheView
 {
     readonly byte[][] _keys, _values;               // [layer] → (block, cell, kvDim bytes)
     readonly int[] _refs;                           // (block) → holders
@@ -45,7 +48,7 @@ public sealed class BlockPool : IPrefixCacheView
     }
 
     /// <summary>Bytes of keys and values the pool holds.</summary>
-    public long ByteSize => 2L * Layers * Blocks * BlockSize * RowBytes;
+    public long ByteSize => Blocks * BlockBytes;
 
     /// <summary>Blocks a new allocation could take: free ones and cached ones nobody holds.</summary>
     public int Available { get { lock (_gate) return _free.Count + _evictable.Count; } }
@@ -71,7 +74,7 @@ public sealed class BlockPool : IPrefixCacheView
                 _byHash.Remove(_hash[block]!.Value);
                 _hash[block] = null;
             }
-            else throw new InvalidRequestException($"KV pool exhausted: all {Blocks} blocks of {BlockSize} cells are in use");
+            else throw new KvPoolExhaustedException(1, 0, Blocks);
             _refs[block] = 1;
             return block;
         }
@@ -137,6 +140,14 @@ public sealed class BlockPool : IPrefixCacheView
             return count;
         }
     }
+
+    /// <summary>Block 0's first key row of one layer (the pool is pinned): block b starts b·BlockSize·RowBytes bytes after.</summary>
+    public byte* KeyBase(int layer) => (byte*)Unsafe.AsPointer(ref MemoryMarshal.GetArrayDataReference(_keys[layer]));
+
+    public byte* ValueBase(int layer) => (byte*)Unsafe.AsPointer(ref MemoryMarshal.GetArrayDataReference(_values[layer]));
+
+    /// <summary>Bytes of one block: its cells' keys and values in every layer.</summary>
+    public long BlockBytes => 2L * Layers * BlockSize * RowBytes;
 
     /// <summary>Keys of one layer in one block: (BlockSize, RowBytes).</summary>
     public Span<byte> Keys(int layer, int block) => _keys[layer].AsSpan(block * BlockSize * RowBytes, BlockSize * RowBytes);

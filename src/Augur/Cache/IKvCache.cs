@@ -39,6 +39,16 @@ public unsafe interface IKvCache
     /// last that many cells (itself included); 0 for all.</summary>
     void Attend(int layer, AttentionHeads heads, int window, float* queries, float* output, WorkerPool pool);
 
+    /// <summary>Starts empty <paramref name="sequence"/> on the longest prefix of <paramref name="prompt"/> the cache already
+    /// holds (whole published blocks, leaving at least the last token to compute) and returns how many of its tokens
+    /// need no computing; the caller computes the rest from there. A cache that shares nothing returns 0.</summary>
+    int Admit(int sequence, ReadOnlySpan<int> prompt);
+
+    /// <summary>Cells below <paramref name="length"/> hold accepted tokens, computed in every layer: a cache that shares
+    /// prefixes may now hand their full blocks to later prompts. Never publish draft cells that a Keep or Trim may still
+    /// move or drop, nor cells of layers a forward pass skipped.</summary>
+    void Publish(int sequence, int length);
+
     /// <summary>Drops every cell from <paramref name="length"/> on (rolls back rejected speculation).</summary>
     void Trim(int sequence, int length);
 

@@ -89,11 +89,26 @@ public sealed unsafe class KvCache : IKvCache, ICellLayout<ContiguousCells>
         return new ContiguousCells((byte*)_keyAt[layer] + at, (byte*)_valueAt[layer] + at, _rowBytes);
     }
 
+    /// <summary>Rows never share blocks: each sequence's are its own.</summary>
+    int ICellLayout<ContiguousCells>.BlockId(int sequence, int block) => sequence * (Capacity / Attention.BlockCells + 1) + block;
+
     /// <summary>Keys of one layer and sequence as stored: (Capacity, KvDim) elements of <see cref="Type"/>, row i = cell i.</summary>
     public Span<byte> Keys(int layer, int sequence) => _keys[layer].AsSpan(sequence * Capacity * _rowBytes, Capacity * _rowBytes);
 
     /// <summary>Values of one layer and sequence as stored: (Capacity, KvDim) elements of <see cref="Type"/>.</summary>
     public Span<byte> Values(int layer, int sequence) => _values[layer].AsSpan(sequence * Capacity * _rowBytes, Capacity * _rowBytes);
+
+    /// <summary>A dense row shares nothing with others: every prompt is computed whole.</summary>
+    public int Admit(int sequence, ReadOnlySpan<int> prompt)
+    {
+        if (_length[sequence] != 0) throw new InvalidOperationException($"sequence {sequence} is not empty");
+        return 0;
+    }
+
+    public void Publish(int sequence, int length)
+    {
+        if ((uint)length > (uint)_length[sequence]) throw new ArgumentOutOfRangeException(nameof(length), length, $"sequence {sequence} holds only {_length[sequence]} cells");
+    }
 
     public void Trim(int sequence, int length)
     {

@@ -1,3 +1,5 @@
+using System.Runtime.InteropServices;
+
 namespace Augur.Cache;
 
 /// <summary>
@@ -5,24 +7,28 @@ namespace Augur.Cache;
 /// i mod BlockSize, so a sequence holds memory for the tokens it has, not for a whole context. A prompt starts
 /// from the longest run of its full blocks the pool already holds (automatic prefix caching); a fork shares every
 /// block of its source. Shared blocks are read-only: a sequence about to write into a block someone else holds,
-/// or one registered under a hash, first copies it (copy-on-write). Each full block is registered under
-/// hash(parent block's hash, its tokens, model) as it fills.
+/// or one registered under a hash, first copies it (copy-on-write). A full block is registered under
+/// hash(parent block's hash, its tokens, model) only when <see cref="Publish"/> says its cells hold accepted tokens
+/// — draft cells that a later Keep or Trim moves or drops never get a hash.
 /// </summary>
-public sealed class PagedSequences
+public sealed unsafe class PagedSequences
 {
     readonly BlockPool _pool;
-    readonly List<int>[] _table;    // (seq) → blocks
+    readonly BlockTable[] _table;   // (seq) → blocks
     readonly List<int>[] _tokens;   // (seq) → the token of each cell
-    readonly List<ulong>[] _hashes; // (seq) → hash of each full block
+    readonly List<ulong>[] _hashes; // (seq) → hash of each published full block, first block first
 
-    public PagedSequences(BlockPool pool, int maxSequences)
+    /// <param name="cellsPerSequence">The most cells one sequence will hold, when known: its lists are sized once, so
+    /// appending a token allocates nothing.</param>
+    public PagedSequences(BlockPool pool, int maxSequences, int cellsPerSequence = 0)
     {
         if (maxSequences < 1) throw new InvalidRequestException($"a paged cache needs at least one sequence, got {maxSequences}");
         _pool = pool;
         MaxSequences = maxSequences;
-        _table = [.. Enumerable.Range(0, maxSequences).Select(_ => new List<int>())];
-        _tokens = [.. Enumerable.Range(0, maxSequences).Select(_ => new List<int>())];
-        _hashes = [.. Enumerable.Range(0, maxSequences).Select(_ => new List<ulong>())];
+        int blocks = (cellsPerSequence + pool.BlockSize - 1) / pool.BlockSize;
+        _table = [.. Enumerable.Range(0, maxSequences).Select(_ => new BlockTable(Math.Max(16, blocks)))];
+        _tokens = [.. Enumerable.Range(0, maxSequences).Select(_ => new List<int>(cellsPerSequence))];
+        _hashes = [.. Enumerable.Range(0, maxSequences).Select(_ => new List<ulong>(blocks))];
     }
 
     public BlockPool Pool => _pool;
@@ -30,7 +36,10 @@ public sealed class PagedSequences
 
     public int Length(int sequence) => _tokens[sequence].Count;
 
-    public IReadOnlyList<int> Blocks(int sequence) => _table[sequence];
+    public ReadOnlySpan<int> Blocks(int sequence) => _table[sequence].Span;
+
+    /// <summary>The sequence's block table, pinned; valid until the sequence next changes.</summary>
+    public int* Table(int sequence) => _table[sequence].Address;
 
     /// <summary>Starts empty sequence <paramref name="sequence"/> on <paramref name="prompt"/>'s longest cached prefix of full
     /// blocks, leaving at least its last token to compute; returns how many tokens it took from the cache.</summary>
@@ -64,24 +73,32 @@ public sealed class PagedSequences
     public int Append(int sequence, ReadOnlySpan<int> tokens)
     {
         int needed = BlocksNeeded(sequence, tokens.Length);
-        if (needed > _pool.Available)
-            throw new InvalidRequestException($"KV pool exhausted: sequence {sequence} needs {needed} more blocks, {_pool.Available} of {_pool.Blocks} are available");
+        if (needed > _pool.Available) throw new KvPoolExhaustedException(needed, _pool.Available, _pool.Blocks);
         int start = Length(sequence), size = _pool.BlockSize;
         var table = _table[sequence];
-        if (tokens.Length > 0 && start % size != 0 && MustCopy(table[^1]))
-        {
-            int copy = _pool.Allocate();
-            _pool.CopyCells(table[^1], copy, start % size);
-            _pool.Release(table[^1]);
-            table[^1] = copy;
-        }
+        if (tokens.Length > 0 && start % size != 0) MakeWritable(sequence, table.Count - 1);
         foreach (int token in tokens)
         {
             if (Length(sequence) % size == 0) table.Add(_pool.Allocate());
             _tokens[sequence].Add(token);
-            if (Length(sequence) % size == 0) Seal(sequence);
         }
         return start;
+    }
+
+    /// <summary>Registers every full block of the first <paramref name="length"/> cells under its prefix hash: their keys
+    /// and values are final (accepted tokens, every layer written), so later prompts may take them.</summary>
+    public void Publish(int sequence, int length)
+    {
+        if ((uint)length > (uint)Length(sequence)) throw new ArgumentOutOfRangeException(nameof(length), length, $"sequence {sequence} holds only {Length(sequence)} cells");
+        var hashes = _hashes[sequence];
+        int size = _pool.BlockSize;
+        var tokens = CollectionsMarshal.AsSpan(_tokens[sequence]);
+        for (int b = hashes.Count; (b + 1) * size <= length; b++)
+        {
+            ulong hash = PrefixBlockHash.Of(b == 0 ? PrefixBlockHash.Root : hashes[^1], tokens.Slice(b * size, size), _pool.ModelHash);
+            hashes.Add(hash);
+            _pool.Register(_table[sequence][b], hash);
+        }
     }
 
     /// <summary>Keys of cell <paramref name="cell"/> of a sequence in one layer (RowBytes bytes).</summary>
@@ -95,8 +112,8 @@ public sealed class PagedSequences
     public void Fork(int source, int destination)
     {
         if (Length(destination) != 0) throw new InvalidOperationException($"sequence {destination} is not empty");
-        foreach (int block in _table[source]) _pool.Retain(block);
-        _table[destination].AddRange(_table[source]);
+        foreach (int block in _table[source].Span) _pool.Retain(block);
+        _table[destination].AddRange(_table[source].Span);
         _tokens[destination].AddRange(_tokens[source]);
         _hashes[destination].AddRange(_hashes[source]);
     }
@@ -108,25 +125,97 @@ public sealed class PagedSequences
         int size = _pool.BlockSize, keep = (length + size - 1) / size;
         var table = _table[sequence];
         for (int b = keep; b < table.Count; b++) _pool.Release(table[b]);
-        table.RemoveRange(keep, table.Count - keep);
+        table.Truncate(keep);
         _tokens[sequence].RemoveRange(length, Length(sequence) - length);
-        _hashes[sequence].RemoveRange(length / size, _hashes[sequence].Count - length / size);
+        var hashes = _hashes[sequence];
+        if (hashes.Count > length / size) hashes.RemoveRange(length / size, hashes.Count - length / size);
     }
 
-    /// <summary>Ends a sequence (finished or cancelled): its full blocks stay cached for later prompts.</summary>
+    /// <summary>Moves cells <paramref name="cells"/> (ascending, all ≥ <paramref name="start"/>) to start, start+1, … and
+    /// trims after them (an accepted draft branch). Blocks written are first made this sequence's own; when the pool
+    /// cannot supply those copies, nothing changes.</summary>
+    public void Keep(int sequence, int start, ReadOnlySpan<int> cells)
+    {
+        int length = Length(sequence), size = _pool.BlockSize;
+        if ((uint)start > (uint)length) throw new ArgumentOutOfRangeException(nameof(start), start, $"sequence {sequence} holds only {length} cells");
+        for (int i = 0; i < cells.Length; i++)
+            if (cells[i] < start || cells[i] >= length || (i > 0 && cells[i] <= cells[i - 1]))
+                throw new ArgumentOutOfRangeException(nameof(cells), cells[i], "cells must be strictly ascending, at or after start, and inside the sequence");
+        int copies = 0, lastBlock = -1;
+        for (int i = 0; i < cells.Length; i++)
+            if (cells[i] != start + i && (start + i) / size != lastBlock)
+            {
+                lastBlock = (start + i) / size;
+                if (MustCopy(_table[sequence][lastBlock])) copies++;
+            }
+        if (copies > _pool.Available) throw new KvPoolExhaustedException(copies, _pool.Available, _pool.Blocks);
+        var tokens = _tokens[sequence];
+        for (int i = 0; i < cells.Length; i++)
+        {
+            int from = cells[i], to = start + i;
+            if (from == to) continue;
+            MakeWritable(sequence, to / size);
+            for (int l = 0; l < _pool.Layers; l++)
+            {
+                KeyRow(l, sequence, from).CopyTo(KeyRow(l, sequence, to));
+                ValueRow(l, sequence, from).CopyTo(ValueRow(l, sequence, to));
+            }
+            tokens[to] = tokens[from];
+        }
+        Trim(sequence, start + cells.Length);
+    }
+
+    /// <summary>Ends a sequence (finished or cancelled): its published blocks stay cached for later prompts.</summary>
     public void Clear(int sequence) => Trim(sequence, 0);
 
     // A block someone else also reads, or whose registered hash promises its contents, is never written in place.
     bool MustCopy(int block) => _pool.References(block) > 1 || _pool.IsRegistered(block);
 
-    void Seal(int sequence)
+    /// <summary>Copies block <paramref name="b"/> of the sequence first when it may not be written in place; its hash (and
+    /// every later one) stops being the sequence's, since its contents are about to change.</summary>
+    void MakeWritable(int sequence, int b)
     {
+        var table = _table[sequence];
         var hashes = _hashes[sequence];
-        int size = _pool.BlockSize, b = hashes.Count;
-        ulong parent = b == 0 ? PrefixBlockHash.Root : hashes[^1];
-        var tokens = System.Runtime.InteropServices.CollectionsMarshal.AsSpan(_tokens[sequence]).Slice(b * size, size);
-        ulong hash = PrefixBlockHash.Of(parent, tokens, _pool.ModelHash);
-        hashes.Add(hash);
-        _pool.Register(_table[sequence][b], hash);
+        if (hashes.Count > b) hashes.RemoveRange(b, hashes.Count - b);
+        if (!MustCopy(table[b])) return;
+        int copy = _pool.Allocate();
+        _pool.CopyCells(table[b], copy, Math.Min(_pool.BlockSize, Length(sequence) - b * _pool.BlockSize));
+        _pool.Release(table[b]);
+        table[b] = copy;
+    }
+
+    /// <summary>A sequence's block ids in a pinned array, so the attention kernel can read them through a pointer.</summary>
+    sealed class BlockTable(int capacity)
+    {
+        int[] _blocks = GC.AllocateArray<int>(capacity, pinned: true);
+
+        public int Count { get; private set; }
+        public Span<int> Span => _blocks.AsSpan(0, Count);
+        public int* Address => (int*)System.Runtime.CompilerServices.Unsafe.AsPointer(ref MemoryMarshal.GetArrayDataReference(_blocks));
+
+        public int this[int i]
+        {
+            get => Span[i];
+            set => Span[i] = value;
+        }
+
+        public void Add(int block)
+        {
+            if (Count == _blocks.Length)
+            {
+                var grown = GC.AllocateArray<int>(2 * Count, pinned: true);
+                _blocks.CopyTo(grown, 0);
+                _blocks = grown;
+            }
+            _blocks[Count++] = block;
+        }
+
+        public void AddRange(ReadOnlySpan<int> blocks)
+        {
+            foreach (int b in blocks) Add(b);
+        }
+
+        public void Truncate(int count) => Count = count;
     }
 }

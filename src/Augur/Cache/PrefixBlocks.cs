@@ -23,6 +23,9 @@ public static class PrefixBlockHash
     /// <summary>The model part for a file: its name and length (a copy of the file on another node agrees).</summary>
     public static ulong Model(string fileName, long length) => Model($"{Path.GetFileName(fileName)}\0{length}");
 
+    /// <summary>The model part for the file at <paramref name="path"/> (0 length when it is not a file here).</summary>
+    public static ulong ModelFile(string path) => Model(path, File.Exists(path) ? new FileInfo(path).Length : 0);
+
     /// <summary>hash(parent, tokens, model) of one full block.</summary>
     public static ulong Of(ulong parent, ReadOnlySpan<int> tokens, ulong model)
     {

@@ -49,7 +49,7 @@ public sealed class BatchScheduler : IRequestScheduler
 {
     readonly ITransformer _model;
     readonly ITokenizer _tokenizer;
-    readonly KvCache _cache;
+    readonly IKvCache _cache;
     readonly Batch _batch;
     readonly Candidates _candidates;
     readonly int _maxWaiting;
@@ -68,14 +68,14 @@ public sealed class BatchScheduler : IRequestScheduler
     /// <param name="parallel">Requests computed together (cache rows).</param>
     /// <param name="contextLength">Cells per request (default: the model's trained context).</param>
     /// <param name="maxWaiting">Requests that may wait for a slot before <see cref="Submit"/> refuses more.</param>
-    public BatchScheduler(ITransformer model, ITokenizer tokenizer, int parallel = 1, int? contextLength = null, int maxWaiting = 64, KvType kvType = KvType.F32)
+    public BatchScheduler(ITransformer model, ITokenizer tokenizer, int parallel = 1, int? contextLength = null, int maxWaiting = 64, KvCacheOptions? kv = null)
     {
         if (parallel < 1) throw new InvalidRequestException($"parallel must be ≥ 1 (got {parallel})");
         if (contextLength is < 2) throw new InvalidRequestException($"context length must be ≥ 2 (got {contextLength})");
         if (maxWaiting < 0) throw new InvalidRequestException($"the waiting queue size must be ≥ 0 (got {maxWaiting})");
         _model = model;
         _tokenizer = tokenizer;
-        _cache = model.CreateCache(contextLength, parallel, kvType);
+        _cache = model.CreateCache(contextLength, parallel, kv);
         _batch = new Batch(model.MaxBatch);
         _candidates = new Candidates(model.Config.VocabSize);
         _maxWaiting = maxWaiting;

@@ -26,11 +26,11 @@ public sealed class Generator
     readonly List<int> _cached = []; // the tokens whose keys and values the cache's cells hold, in cell order
     const int Sequence = 0;
 
-    public Generator(ITransformer model, ITokenizer tokenizer, int? contextLength = null, KvType kvType = KvType.F32)
+    public Generator(ITransformer model, ITokenizer tokenizer, int? contextLength = null, KvCacheOptions? kv = null)
     {
         _model = model;
         _tokenizer = tokenizer;
-        _cache = model.CreateCache(contextLength, type: kvType);
+        _cache = model.CreateCache(contextLength, options: kv);
         _batch = new Batch(model.MaxBatch);
         _verifier = new Verifier(model, _cache, Sequence);
     }

@@ -12,8 +12,9 @@ public interface ITransformer : IDisposable
     ModelWeights Weights { get; }
     int MaxBatch { get; }
 
-    /// <summary>A dense cache for this model: <paramref name="contextLength"/> cells (default: the trained context) per sequence.</summary>
-    KvCache CreateCache(int? contextLength = null, int sequences = 1, KvType type = KvType.F32);
+    /// <summary>A cache for this model: <paramref name="contextLength"/> cells (default: the trained context) per sequence
+    /// at most; dense F32 unless <paramref name="options"/> say otherwise (element type, a paged pool).</summary>
+    IKvCache CreateCache(int? contextLength = null, int sequences = 1, KvCacheOptions? options = null);
 
     /// <summary>
     /// Runs the batch through the model. <paramref name="skipLayers"/> (SWIFT self-speculation) leaves out

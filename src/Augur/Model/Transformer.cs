@@ -36,10 +36,11 @@ public sealed unsafe class Transformer : ITransformer
         _heads = new AttentionHeads(config.Heads, config.QueriesPerKv, config.HeadDim, config.AttentionScale);
     }
 
-    /// <summary>A dense cache for this model: <paramref name="contextLength"/> cells per sequence (default: the
-    /// trained context up to <see cref="ContextWindow.DefaultMax"/>, not a file's claim of millions).</summary>
-    public KvCache CreateCache(int? contextLength = null, int sequences = 1, KvType type = KvType.F32) =>
-        new(Config.Layers, Config.KvDim, contextLength ?? ContextWindow.Resolve(Config, null), sequences, type, Config.HeadDim);
+    /// <summary>A cache for this model: <paramref name="contextLength"/> cells per sequence at most (default: the
+    /// trained context up to <see cref="ContextWindow.DefaultMax"/>, not a file's claim of millions); dense F32 unless
+    /// <paramref name="options"/> say otherwise.</summary>
+    public IKvCache CreateCache(int? contextLength = null, int sequences = 1, KvCacheOptions? options = null) =>
+        (options ?? new KvCacheOptions()).Create(Config.Layers, Config.KvDim, Config.HeadDim, contextLength ?? ContextWindow.Resolve(Config, null), sequences);
 
     public ReadOnlySpan<float> Logits(int output)
     {

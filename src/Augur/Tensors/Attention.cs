@@ -71,9 +71,17 @@ public static unsafe class Attention
     {
         var running = Running.Start;
         new Span<float>(output, headDim).Clear();
-        for (int b0 = first & ~(BlockCells - 1); b0 < count; b0 += BlockCells)
-            AttendBlock<T, C>(q, cells, Math.Max(first, b0), Math.Min(count, b0 + BlockCells), contiguous, extra, headDim, scale, scratch, output, ref running);
+        AttendFrom<T, C>(q, cells, first, first, contiguous, extra, count, headDim, scale, scratch, output, ref running);
         Finish(output, headDim, running);
+    }
+
+    /// <summary>Folds the blocks from the one holding logical cell <paramref name="from"/> to the last, each clipped to
+    /// [first, count), into <paramref name="running"/> and the unnormalised <paramref name="output"/>.</summary>
+    public static void AttendFrom<T, C>(float* q, C cells, int from, int first, int contiguous, ReadOnlySpan<int> extra,
+        int count, int headDim, float scale, float* scratch, float* output, ref Running running) where T : struct, IKvElement where C : struct, ICells
+    {
+        for (int b0 = from & ~(BlockCells - 1); b0 < count; b0 += BlockCells)
+            AttendBlock<T, C>(q, cells, Math.Max(first, b0), Math.Min(count, b0 + BlockCells), contiguous, extra, headDim, scale, scratch, output, ref running);
     }
 
     /// <summary>Folds logical cells [lo, hi) — inside one block — into <paramref name="running"/> and the unnormalised

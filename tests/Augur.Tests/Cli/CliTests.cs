@@ -123,6 +123,23 @@ public sealed class CliTests : IDisposable
     }
 
     [Fact]
+    public void Kv_cache_options_reach_the_cache_and_bad_ones_are_one_error_line()
+    {
+        string[] Ids(Run run)
+        {
+            Assert.True(run.ExitCode == 0, run.Stderr);
+            using var json = JsonDocument.Parse(run.Stdout);
+            return [.. json.RootElement.GetProperty("ids").EnumerateArray().Select(e => e.GetInt32().ToString())];
+        }
+        string[] generate = ["generate", "--prompt", "Once upon a time", "--temperature", "0", "--max-tokens", "24", "--json", "--kv-type", "f16"];
+        // A paged pool of 2 MiB gives the dense cache's tokens.
+        Assert.Equal(Ids(Augur(generate)), Ids(Augur([.. generate, "--kv-memory", "2MiB"])));
+        // stories260K's heads are 8 wide: q8_0 blocks of 32 cannot hold them.
+        AssertOneErrorLine(Augur("generate", "--prompt", "hi", "--kv-type", "q8_0"), "q8_0", "multiple of 32", "8 wide");
+        AssertOneErrorLine(Augur("generate", "--prompt", "hi", "--kv-memory", "lots"), "--kv-memory", "lots");
+    }
+
+    [Fact]
     public void A_missing_model_file_is_one_error_line()
     {
         string path = _dir.File("missing.gguf");

@@ -156,15 +156,16 @@ public sealed class BatchAndCacheTests : IDisposable
     }
 
     [Theory]
-    [InlineData(1)]
-    [InlineData(2)]
+    [InlineData(1, false)]
+    [InlineData(2, false)]
+    [InlineData(1, true)]
     // GetAllocatedBytesForCurrentThread sees the calling thread; with one worker every kernel runs on it.
-    public void A_decode_step_allocates_nothing(int threads)
+    public void A_decode_step_allocates_nothing(int threads, bool paged)
     {
         using var pool = new WorkerPool(threads);
         using var loaded = LoadedModel.Open(Reference.Stories260KGguf, pool: pool);
         var m = loaded.Model;
-        var cache = m.CreateCache();
+        var cache = m.CreateCache(options: new Augur.Cache.KvCacheOptions { Paged = paged });
         var batch = new Batch(m.MaxBatch);
         AddPrompt(batch);
         m.Forward(batch, cache);

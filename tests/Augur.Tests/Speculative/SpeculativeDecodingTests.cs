@@ -22,13 +22,6 @@ public class SpeculativeDecodingTests(TempDirectory temp, ITestOutputHelper outp
     /// 5,668 drafted tokens accepted; this draft gets 4,790 of 7,790 (61%) — accepted often, rejected often.</summary>
     const double DraftNoise = 0.1;
 
-    static readonly Lazy<string[]> ValidPrompts = new(() => File.ReadAllText(SharedAssets.Data("tinystories-valid-sample.txt"))
-        .Split("<|endoftext|>", StringSplitOptions.RemoveEmptyEntries)
-        .Select(story => story.Trim())
-        .Where(story => story.Length > 0)
-        .Select(story => story[..(story.IndexOf('.') is int dot and >= 0 ? dot + 1 : story.Length)])
-        .Take(50).ToArray());
-
     public static IEnumerable<object[]> DrafterNames => Drafters.Names.Where(n => n != "none").Select(n => new object[] { n });
 
     /// <summary>
@@ -56,7 +49,7 @@ public class SpeculativeDecodingTests(TempDirectory temp, ITestOutputHelper outp
         spec.Drafter = Create(drafter, model, spec, draft);
 
         var prompts = Reference.Cases.Select(c => (c.Prompt, c.GeneratedIds.Length))
-            .Concat(ValidPrompts.Value.Select(p => (p, 128)));
+            .Concat(TinyStories.FirstSentences.Select(p => (p, 128)));
         int accepted = 0, drafted = 0;
         foreach (var (prompt, n) in prompts)
         {
@@ -68,7 +61,7 @@ public class SpeculativeDecodingTests(TempDirectory temp, ITestOutputHelper outp
             accepted += actual.Speculation!.Accepted;
             drafted += actual.Speculation.Drafted;
         }
-        Assert.Equal(50, ValidPrompts.Value.Length);
+        Assert.Equal(50, TinyStories.FirstSentences.Length);
         output.WriteLine($"{drafter}: accepted {accepted} of {drafted} drafted tokens");
         // The comparison only means something if drafts were verified and accepted.
         Assert.True(accepted >= 100, $"{drafter} accepted only {accepted} draft tokens");
