@@ -12,6 +12,7 @@ var root = new RootCommand("Augur benchmarks")
     ServeThroughputBenchmark.Create(),
     TokenizeBenchmark.Create(),
     GrammarBenchmark.Create(),
+    ClusterBenchmark.Create(),
 };
 try
 {

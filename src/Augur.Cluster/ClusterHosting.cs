@@ -97,6 +97,9 @@ public sealed class ClusterBackend(Func<ITokenizer, int, ClusterGateway> create)
             running = n.Status.Running,
             waiting = n.Status.Waiting,
             cached_blocks = n.Status.CachedBlocks.Length,
+            // Prompt tokens the node has run, and how many of them it found cached (its prefix hits).
+            prompt_tokens = n.Status.PromptTokens,
+            cached_prompt_tokens = n.Status.CachedPromptTokens,
             pid = n.Status.Pid,
         }),
         failovers = Gateway.Failovers,

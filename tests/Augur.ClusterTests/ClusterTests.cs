@@ -81,7 +81,7 @@ public sealed class ClusterTests
         var alone = nodes.Alone(new GenerationRequest { Prompt = "Lily", MaxTokens = 30, Sampling = SamplingOptions.Greedy });
         Assert.Equal(alone.Text, body.RootElement.GetProperty("choices")[0].GetProperty("text").GetString());
         await Task.WhenAll(load);
-        await WaitUntil(() => nodes.Gateway.Nodes().Any(n => n.Status.Id == joined.Name && n.Status.PromptTokens > 0));
+        await WaitUntil(() => nodes.Gateway.Nodes().Any(n => n.Status.Id == joined.Name) && nodes.Gateway.Nodes().All(n => n.Status.PromptTokens > 0));
 
         using var cluster = JsonDocument.Parse(await http.GetStringAsync("/cluster"));
         var listed = cluster.RootElement.GetProperty("nodes").EnumerateArray().ToList();
@@ -92,7 +92,10 @@ public sealed class ClusterTests
             Assert.Equal("both", n.GetProperty("role").GetString());
             Assert.Equal(Environment.ProcessId, n.GetProperty("pid").GetInt32()); // in-process silos
             Assert.True(n.GetProperty("running").GetInt32() >= 0 && n.GetProperty("cached_blocks").GetInt32() >= 0);
+            Assert.InRange(n.GetProperty("cached_prompt_tokens").GetInt64(), 0, n.GetProperty("prompt_tokens").GetInt64());
         });
+        // Both nodes have run prompts (the joined one took the request above), and /cluster reports what each ran.
+        Assert.All(listed, n => Assert.True(n.GetProperty("prompt_tokens").GetInt64() > 0, n.GetRawText()));
     }
 
     static async Task WaitUntil(Func<bool> condition)
