@@ -28,22 +28,27 @@ public sealed class BatchSchedulerTests : IDisposable
     }
 
     /// <summary>
-    /// Submits the requests <paramref name="apartMs"/> apart and collects them all. Shared is true when some request's
-    /// first token came while a request submitted before it was still unfinished: the scheduler completes a finished
-    /// request's task before its next step, so a scheduler that ran one request at a time could never show that — the
-    /// equality checks that follow then prove something about batching, not about one request after another.
+    /// Submits the first half of the requests at once, waits for the first one's first token, then submits the rest at
+    /// once: they arrive while others are mid-prompt and mid-decode. No sleeps: how far a scheduler gets during a
+    /// sleep depends on the machine's load. Shared is true when some request's first token came while a request
+    /// submitted before it was still unfinished: the scheduler completes a finished request's task before its next
+    /// step, so a scheduler that ran one request at a time could never show that — the equality checks that follow
+    /// then prove something about batching, not about one request after another.
     /// </summary>
-    static async Task<((GenerationResult Result, string Streamed)[] Runs, bool Shared)> SubmitAll(
-        IEnumerable<Func<ScheduledRequest>> submits, int apartMs)
+    static async Task<((GenerationResult Result, string Streamed)[] Runs, bool Shared)> SubmitAll(IEnumerable<Func<ScheduledRequest>> submits)
     {
+        var all = submits.ToList();
         var submitted = new List<ScheduledRequest>();
         var runs = new List<Task<(GenerationResult Result, string Streamed)>>();
+        var firstStarted = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
         int shared = 0;
-        foreach (var submit in submits)
+        for (int k = 0; k < all.Count; k++)
         {
+            if (k == (all.Count + 1) / 2) await Task.WhenAny(firstStarted.Task, runs[0]);
             var earlier = submitted.ToArray();
-            var run = submit();
+            var run = all[k]();
             submitted.Add(run);
+            bool isFirst = k == 0;
             runs.Add(Task.Run(async () =>
             {
                 var text = new System.Text.StringBuilder();
@@ -51,12 +56,12 @@ public sealed class BatchSchedulerTests : IDisposable
                 await foreach (var token in run.Tokens.ReadAllAsync())
                 {
                     if (first && earlier.Any(e => !e.Completion.IsCompleted)) Interlocked.Exchange(ref shared, 1);
+                    if (first && isFirst) firstStarted.TrySetResult();
                     first = false;
                     text.Append(token.Event.Text);
                 }
                 return (await run.Completion, text.ToString());
             }));
-            await Task.Delay(apartMs);
         }
         return (await Task.WhenAll(runs), shared == 1);
     }
@@ -72,8 +77,7 @@ public sealed class BatchSchedulerTests : IDisposable
         var expected = requests.Select(Alone).ToList();
 
         using var scheduler = new BatchScheduler(_model.Model, _model.Tokenizer, parallel: 5);
-        // Arriving 2 ms apart, while others are mid-prompt or mid-decode.
-        var (got, shared) = await SubmitAll(requests.Select(r => (Func<ScheduledRequest>)(() => scheduler.Submit(r))), apartMs: 2);
+        var (got, shared) = await SubmitAll(requests.Select(r => (Func<ScheduledRequest>)(() => scheduler.Submit(r))));
         Assert.True(shared, "no two requests were ever computed in the same step");
         for (int i = 0; i < requests.Count; i++)
         {
@@ -108,7 +112,7 @@ public sealed class BatchSchedulerTests : IDisposable
         }).ToList();
 
         using var scheduler = new BatchScheduler(model.Model, model.Tokenizer, parallel: 6);
-        var (got, shared) = await SubmitAll(cases.Select(c => (Func<ScheduledRequest>)(() => scheduler.Submit(c.Request, speculative: c.Drafter))), apartMs: 1);
+        var (got, shared) = await SubmitAll(cases.Select(c => (Func<ScheduledRequest>)(() => scheduler.Submit(c.Request, speculative: c.Drafter))));
         Assert.True(shared, "no two requests were ever computed in the same step");
         for (int i = 0; i < cases.Count; i++)
         {

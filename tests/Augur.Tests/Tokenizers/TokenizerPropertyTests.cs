@@ -112,7 +112,7 @@ public class TokenizerPropertyTests(ITestOutputHelper output)
             return best;
         }
         Time(small, 1); // warm up
-        double n = Time(small, 3), n4 = Time(large, 2);
+        double n = Time(small, 3), n4 = Time(large, 3);
         output.WriteLine($"{name} {input}: n {n:F1} ms, 4n {n4:F1} ms, ratio {n4 / n:F1}");
         // Below some tens of milliseconds the timer and the collector dominate: the bound starts at 12 × 20 ms (a
         // quadratic tokenizer takes seconds on these inputs).
