@@ -53,6 +53,7 @@ sealed unsafe class CellKernels<T, TLayout, TCells>(TLayout layout, BatchPlaceme
     int[] _groupShared = new int[1]; // (group) leading blocks its members share
     int[] _alone = new int[1];       // tokens in no group
     int[] _groupOf = new int[1];     // (batch) candidate group while planning
+    int[] _splitStart = new int[1], _splitShared = new int[1]; // groups cut into runs (swapped with the two above)
     bool[] _sequenceSeen = new bool[1];
     int _groups, _aloneCount;
 
@@ -78,6 +79,7 @@ sealed unsafe class CellKernels<T, TLayout, TCells>(TLayout layout, BatchPlaceme
         _queries = queries;
         _output = output;
         Plan();
+        SplitGroups(pool.MaxParts, heads.Heads / heads.QueriesPerKv);
         var p = placement;
         long work = 0;
         for (int t = 0; t < p.Count; t++) work += p.Visible(t);
@@ -165,6 +167,32 @@ sealed unsafe class CellKernels<T, TLayout, TCells>(TLayout layout, BatchPlaceme
             _groups++;
             _groupStart[_groups] = write;
         }
+    }
+
+    /// <summary>Cuts groups into runs of members when there are fewer group items than parts, so every thread gets
+    /// work: each run still shares its group's blocks (fewer queries per block read; the bits are the same).</summary>
+    void SplitGroups(int parts, int kvHeads)
+    {
+        int items = _groups * kvHeads;
+        if (items == 0 || items >= parts) return;
+        int pieces = (parts + items - 1) / items;
+        // The same sizes as the arrays they swap with, so Plan's sizing holds for both.
+        if (_splitStart.Length != _groupStart.Length) _splitStart = new int[_groupStart.Length];
+        if (_splitShared.Length != _groupShared.Length) _splitShared = new int[_groupShared.Length];
+        int split = 0;
+        for (int g = 0; g < _groups; g++)
+        {
+            int m0 = _groupStart[g], members = _groupStart[g + 1] - m0, runs = Math.Max(1, Math.Min(pieces, members / 2));
+            for (int r = 0; r < runs; r++)
+            {
+                _splitStart[split] = m0 + r * members / runs;
+                _splitShared[split++] = _groupShared[g];
+            }
+        }
+        _splitStart[split] = _groupStart[_groups];
+        (_groupStart, _splitStart) = (_splitStart, _groupStart);
+        (_groupShared, _splitShared) = (_splitShared, _groupShared);
+        _groups = split;
     }
 
     public override void Execute(int part, int parts)

@@ -135,6 +135,39 @@ public sealed class PagedKvCacheTests(TinyModelFile files) : IClassFixture<TinyM
         Assert.Equal(71, cache.Length(0));
     }
 
+    [Fact]
+    public void A_copied_prefix_shares_blocks_and_each_sequence_writes_its_own()
+    {
+        using var model = LoadedModel.Open(files.Llama);
+        var m = model.Model;
+        int[] ids = [.. Reference.Cases.SelectMany(c => c.PromptIds).Take(60)];
+        Assert.True(ids.Length > 45);
+        var cache = (PagedKvCache)m.CreateCache(256, 2, Paged(1 << 22));
+        var batch = new Batch(m.MaxBatch);
+        for (int i = 0; i < 45; i++) batch.Add(ids[i], i, 0, logits: false);
+        m.Forward(batch, cache);
+        cache.Copy(0, 1, 40); // shares block 0 and the partial block 1 (cells 32..39)
+        Assert.Equal(cache.Pool.Blocks - 2, cache.Pool.Available);
+        // Both write into the shared partial block in one batch: the first to append copies it, the other then holds
+        // the original alone and writes in place; block 0 stays shared.
+        batch.Clear();
+        batch.Add(ids[45], 45, 0, logits: true);
+        batch.Add(7, 40, 1, logits: true);
+        m.Forward(batch, cache);
+        float[] source = m.Logits(0).ToArray(), copy = m.Logits(1).ToArray();
+        Assert.Equal(cache.Pool.Blocks - 3, cache.Pool.Available);
+        float[] Dense(int[] prompt)
+        {
+            var dense = m.CreateCache(256);
+            var b = new Batch(m.MaxBatch);
+            for (int i = 0; i < prompt.Length; i++) b.Add(prompt[i], i, 0, logits: i == prompt.Length - 1);
+            m.Forward(b, dense);
+            return m.Logits(0).ToArray();
+        }
+        Assert.Equal(Dense(ids[..46]), source);
+        Assert.Equal(Dense([.. ids[..40], 7]), copy);
+    }
+
     /// <summary>One 32-cell block of every layer's F32 keys and values.</summary>
     static long BlockBytes(ITransformer m) => 2L * m.Config.Layers * 32 * m.Config.KvDim * 4;
 }
