@@ -34,7 +34,7 @@ sealed class Completions(IRequestScheduler scheduler, ChatPrompt chat, string mo
 
         string promptParam = isChat ? "messages" : "prompt";
         int context = scheduler.ContextLength;
-        int[] prompt = request.PromptIds ?? Tokenize(isChat ? chat.Render(request.Messages!, request.ToolsActive ? request.Tools : null, http.RequestAborted) : request.PromptText!, context, promptParam);
+        int[] prompt = request.PromptIds ?? (isChat ? Encode(request, context, http.RequestAborted) : Tokenize(request.PromptText!, context, promptParam));
         if (prompt.Length >= context)
             throw ApiException.Invalid($"This model's maximum context length is {context} tokens; the prompt is {prompt.Length} tokens and leaves no room for the answer", promptParam, "context_length_exceeded");
         if (request.MaxTokens > context)
@@ -54,14 +54,29 @@ sealed class Completions(IRequestScheduler scheduler, ChatPrompt chat, string mo
         else await WholeAsync(http, run, reply);
     }
 
-    /// <summary>Tokenizes the prompt text, unless its length alone proves it cannot fit: no token covers more bytes
-    /// than the vocabulary's longest piece, so a text that long is refused before the tokenizer spends time on it.</summary>
+    /// <summary>Tokenizes the prompt text, unless its length alone proves it cannot fit.</summary>
     int[] Tokenize(string text, int context, string promptParam)
+    {
+        CheckFits(text, context, promptParam);
+        return chat.Tokenize(text);
+    }
+
+    /// <summary>The conversation's prompt ids through <see cref="ChatPrompt.Encode"/>, so control tokens spelled inside
+    /// message content stay plain text; the rendered text's length is checked first.</summary>
+    int[] Encode(CompletionRequest request, int context, CancellationToken cancel)
+    {
+        var tools = request.ToolsActive ? request.Tools : null;
+        CheckFits(chat.Render(request.Messages!, tools, cancel), context, "messages");
+        return chat.Encode(request.Messages!, tools, cancel);
+    }
+
+    /// <summary>No token covers more bytes than the vocabulary's longest piece, so a text that long is refused before
+    /// the tokenizer spends time on it.</summary>
+    void CheckFits(string text, int context, string promptParam)
     {
         long fewest = _tokenizer.Vocabulary.FewestTokens(text);
         if (fewest >= context)
             throw ApiException.Invalid($"This model's maximum context length is {context} tokens; the prompt is at least {fewest:N0} tokens and leaves no room for the answer", promptParam, "context_length_exceeded");
-        return chat.Tokenize(text);
     }
 
     static async Task WholeAsync(HttpContext http, ScheduledRequest run, Reply reply)

@@ -86,8 +86,8 @@ public sealed class ChatPrompt
     }
 
     /// <summary>
-    /// The model's template (read from its GGUF file), or <see cref="ChatTemplate.DefaultSource"/> when it has none.
-    /// The template is parsed and rendered once with a probe conversation; when that fails, <see cref="LoadProblem"/>
+    /// The model's template (read from its GGUF file), or <see cref="ChatTemplate.DefaultSource"/> when it has none;
+    /// requests with tools use <c>tokenizer.chat_template.tool_use</c> when the file has one. The template is parsed and rendered once with a probe conversation; when that fails, <see cref="LoadProblem"/>
     /// says why and chat is refused (every <see cref="Render"/> throws), or, with <paramref name="defaultOnFailure"/>,
     /// the default template is used instead. Loading never fails for the template's sake: completions need none.
     /// </summary>

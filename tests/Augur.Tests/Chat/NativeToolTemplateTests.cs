@@ -68,6 +68,20 @@ public sealed class NativeToolTemplateTests
         Assert.Equal(entry.GetProperty("expected").GetString(), prompt.Render(Turns(variables.GetProperty("messages")), Tools(variables.GetProperty("tools"))));
     }
 
+    /// <summary>Hermes GGUFs carry their tool template apart (<c>tokenizer.chat_template.tool_use</c>): requests with tools
+    /// use it, others the main template.</summary>
+    [Fact]
+    public void A_separate_tool_template_serves_requests_with_tools()
+    {
+        var variables = Case("NousResearch-Hermes-3-Llama-3.1-8B-tool_use.jinja", "tool_call").GetProperty("variables");
+        var prompt = new ChatPrompt(ChatTemplate.Default, ConvertedVocabularies.Tokenizer("llama3"),
+            toolTemplate: ChatTemplate.Parse(File.ReadAllText(Path.Combine(Folder, "NousResearch-Hermes-3-Llama-3.1-8B-tool_use.jinja"))));
+        Assert.Same(ToolCallSyntaxes.Hermes, prompt.NativeTools);
+        Assert.Equal(Case("NousResearch-Hermes-3-Llama-3.1-8B-tool_use.jinja", "tool_call").GetProperty("expected").GetString(),
+            prompt.Render(Turns(variables.GetProperty("messages")), Tools(variables.GetProperty("tools"))));
+        Assert.Equal("<|im_start|>user\nHi<|im_end|>\n<|im_start|>assistant\n", prompt.Render([new ChatTurn("user", "Hi")]));
+    }
+
     /// <summary>No tool support (Phi, Gemma, DeepSeek) or a call syntax Augur does not read (Mistral Small 3.2's
     /// <c>[TOOL_CALLS]name[ARGS]{…}</c>): the tools go into the system turn Hermes-style, calls and results into the text.</summary>
     [Theory]
